@@ -1,0 +1,51 @@
+"""Exceptions raised by the optimization-job provider."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_provider_optjob.compat import AirflowException
+
+if TYPE_CHECKING:
+    from airflow_provider_optjob.outcome import OptimizationJobOutcome
+
+
+class OptimizationJobFailedError(AirflowException):
+    """
+    An optimization job ended ``FAILED`` or ``STOPPED``.
+
+    :param job_name: the job's name.
+    :param status: the job's terminal status.
+    :param failure_reason: the API's ``FailureReason`` (``None`` if it gave none).
+    """
+
+    def __init__(self, job_name: str, status: str | None, failure_reason: str | None) -> None:
+        self.job_name = job_name
+        self.status = status
+        self.failure_reason = failure_reason
+        reason = failure_reason if failure_reason else "no FailureReason was given"
+        super().__init__(f"Optimization job {job_name!r} ended with status {status}: {reason}")
+
+    @classmethod
+    def from_outcome(cls, outcome: OptimizationJobOutcome) -> OptimizationJobFailedError:
+        """
+        Build the error for a failed job's outcome dict.
+
+        :param outcome: the job outcome (see :func:`~airflow_provider_optjob.outcome.build_job_outcome`).
+        """
+        return cls(outcome["job_name"], outcome["status"], outcome["failure_reason"])
+
+    def __reduce__(self) -> tuple[type[OptimizationJobFailedError], tuple[str, str | None, str | None]]:
+        return type(self), (self.job_name, self.status, self.failure_reason)
+
+
+class OptimizationJobNotFinishedError(AirflowException):
+    """A job was expected to have finished, but it is still running."""
+
+
+class OptimizationJobNotFoundError(AirflowException):
+    """The API says no optimization job has this name (in this account and region)."""
+
+
+class OptimizationJobConnectionError(AirflowException):
+    """The Airflow connection named for AWS access cannot be used."""

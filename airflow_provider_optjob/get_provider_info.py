@@ -1,0 +1,51 @@
+"""Provider metadata, read by Airflow's providers manager through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_optjob import __version__
+
+_INTEGRATION = "Amazon SageMaker Optimization Jobs"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return what this package adds to Airflow: its hook, trigger, sensor, operators and extra link."""
+    return {
+        "package-name": "airflow-provider-optjob",
+        "name": "Amazon SageMaker Optimization Jobs",
+        "description": "Create, wait for (deferrable) and read the outcome of Amazon SageMaker optimization jobs.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://docs.aws.amazon.com/sagemaker/latest/dg/model-optimize.html",
+                "tags": ["aws"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_optjob.hooks.optimization_job"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_optjob.triggers.optimization_job"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_optjob.sensors.optimization_job"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_optjob.operators.optimization_job"],
+            }
+        ],
+        "extra-links": ["airflow_provider_optjob.links.optimization_job.SageMakerOptimizationJobLink"],
+    }

@@ -1,0 +1,1 @@
+"""Hooks for Amazon SageMaker optimization jobs."""

@@ -1,0 +1,121 @@
+"""What an error from the SageMaker API means for a caller that waits on a job."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError, PartialCredentialsError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {"InternalFailure", "InternalServerError", "InternalError", "ServiceUnavailable", "RequestTimeout"}
+)
+_NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+_CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+        "AuthFailure",
+        "MissingAuthenticationToken",
+        "IncompleteSignature",
+        "UnauthorizedOperation",
+    }
+)
+
+
+class ApiErrorKind(str, Enum):
+    """How a caller should react to an API error."""
+
+    TRANSIENT = "transient"
+    """Throttling, a 5xx answer or a broken connection: try again later, within the deadline."""
+    NOT_FOUND = "not_found"
+    """No job by that name (may be eventual consistency right after create)."""
+    ACCESS = "access"
+    """Missing, invalid or expired credentials, or a denied permission: retrying will not help."""
+    PERMANENT = "permanent"
+    """Any other error: report it as it is."""
+
+
+def error_code(error: BaseException) -> str | None:
+    """
+    Return the API error code of a botocore ``ClientError`` (``None`` for other errors).
+
+    :param error: the exception raised by a client call.
+    """
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def classify_api_error(error: BaseException) -> ApiErrorKind:
+    """
+    Classify an exception raised by a SageMaker client call.
+
+    :param error: the exception raised by a sync (boto3) or async (aiobotocore) client call.
+    """
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return ApiErrorKind.ACCESS
+    if isinstance(error, (BotocoreConnectionError, HTTPClientError, ConnectionError, TimeoutError)):
+        return ApiErrorKind.TRANSIENT
+    if not isinstance(error, ClientError):
+        return ApiErrorKind.PERMANENT
+    code = error_code(error) or ""
+    http_status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in _THROTTLING_CODES or code in _TRANSIENT_CODES:
+        return ApiErrorKind.TRANSIENT
+    if isinstance(http_status, int) and http_status >= 500:
+        return ApiErrorKind.TRANSIENT
+    if code in _CREDENTIAL_CODES:
+        return ApiErrorKind.ACCESS
+    if code in _NOT_FOUND_CODES:
+        return ApiErrorKind.NOT_FOUND
+    if code == "ValidationException" and _names_missing_job(error):
+        return ApiErrorKind.NOT_FOUND
+    return ApiErrorKind.PERMANENT
+
+
+def _names_missing_job(error: ClientError) -> bool:
+    message = str(error.response.get("Error", {}).get("Message", "")).lower()
+    return "not found" in message or "does not exist" in message or "could not find" in message
+
+
+def describe_failure_message(job_name: str, kind: ApiErrorKind, error: BaseException) -> str:
+    """
+    Say, for people, why describing a job failed and what to check.
+
+    :param job_name: the job's name.
+    :param kind: the error's classification.
+    :param error: the exception raised by the client call.
+    """
+    if kind is ApiErrorKind.NOT_FOUND:
+        return (
+            f"Optimization job {job_name!r} does not exist: check the job name, and the region and account "
+            f"of the AWS connection. ({error})"
+        )
+    if kind is ApiErrorKind.ACCESS:
+        return (
+            f"AWS refused access while describing optimization job {job_name!r}: {error}. Check the "
+            "connection's credentials (expired or invalid keys, a role that cannot be assumed) and that "
+            "its identity is allowed sagemaker:DescribeOptimizationJob."
+        )
+    return f"Describing optimization job {job_name!r} failed: {error}"

@@ -1,0 +1,1 @@
+"""Operators for Amazon SageMaker optimization jobs."""

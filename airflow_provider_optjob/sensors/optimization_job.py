@@ -1,0 +1,143 @@
+"""Sensor that waits for an optimization job to reach a terminal status."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from airflow_provider_optjob.compat import Context, PokeReturnValue
+from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+from airflow_provider_optjob.job_check import check_job
+from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_from_trigger_event
+from airflow_provider_optjob.job_name import is_templated, validate_job_name
+from airflow_provider_optjob.job_status import is_terminal
+from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
+from airflow_provider_optjob.wait_settings import validate_wait_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_optjob.outcome import OptimizationJobOutcome
+
+
+class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]):
+    """
+    Wait until an optimization job is ``COMPLETED``, ``FAILED`` or ``STOPPED``.
+
+    ``COMPLETED`` returns the job outcome dict (the task's ``return_value``); ``FAILED`` and ``STOPPED``
+    fail the task with :class:`~airflow_provider_optjob.exceptions.OptimizationJobFailedError` (or skip
+    it with ``soft_fail``). Either way the XCom keys ``status``, ``recommended_inference_image``,
+    ``failure_reason`` and ``job_result`` are pushed first, so downstream tasks with
+    ``trigger_rule="all_done"`` can read why a job failed.
+
+    By default the sensor defers: it checks the job once, and if it is still running hands the wait to
+    :class:`~airflow_provider_optjob.triggers.optimization_job.SageMakerOptimizationJobTrigger` in the
+    triggerer, freeing the worker slot. ``deferrable=False`` polls from the worker instead, in
+    ``mode="poke"`` or ``mode="reschedule"``.
+
+    .. seealso::
+        :doc:`/sensors`
+
+    :param job_name: the optimization job's name (templated).
+    :param deferrable: wait in the triggerer (default) instead of on a worker.
+    :param poke_interval: seconds between two checks of the job.
+    :param timeout: seconds to wait in all before the task fails (or skips with ``soft_fail``).
+    :param not_found_grace_period: seconds during which "job not found" is taken for eventual
+        consistency right after create, and the wait goes on.
+    :param aws_conn_id: the Airflow connection with AWS credentials (templated).
+    :param region_name: AWS region; overrides the connection's (templated).
+    :param verify: whether to verify SSL certificates, or a CA bundle path (templated).
+    :param botocore_config: botocore client configuration, as a dict.
+    """
+
+    aws_hook_class = SageMakerOptimizationJobHook
+    template_fields: Sequence[str] = aws_template_fields("job_name")
+    ui_color = "#66c3ff"
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        deferrable: bool = True,
+        poke_interval: float = 60,
+        timeout: float = 60 * 60 * 24,
+        not_found_grace_period: float = 60,
+        **kwargs: Any,
+    ) -> None:
+        validate_wait_settings(poke_interval=poke_interval, timeout=timeout, grace=not_found_grace_period)
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        if not is_templated(job_name):
+            validate_job_name(job_name)
+        self.job_name = job_name
+        self.deferrable = deferrable
+        self.not_found_grace_period = not_found_grace_period
+        self._not_found_since: float | None = None
+
+    def execute(self, context: Context) -> Any:
+        """Check the job once; finish if it is terminal, else defer (or poll, when not deferrable)."""
+        validate_job_name(self.job_name)
+        self.hook.check_connection_exists()
+        if not self.deferrable:
+            return super().execute(context)
+        outcome = self._check_job(context)
+        if outcome is not None and is_terminal(outcome["status"]):
+            return finish_with_outcome(context, outcome, soft_fail=self.soft_fail)
+        self.defer(
+            trigger=SageMakerOptimizationJobTrigger(
+                job_name=self.job_name,
+                end_time=time.time() + self.timeout,
+                poll_interval=self.poke_interval,
+                not_found_grace_period=self.not_found_grace_period,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """Check the job; when it is terminal, push its outcome and finish (``poke``/``reschedule`` modes)."""
+        outcome = self._check_job(context)
+        if outcome is None or not is_terminal(outcome["status"]):
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=finish_with_outcome(context, outcome, soft_fail=self.soft_fail))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> OptimizationJobOutcome:
+        """
+        Resume after the trigger fired: return the outcome of a completed job, fail closed otherwise.
+
+        :param context: the task's context.
+        :param event: the trigger event payload.
+        """
+        outcome = outcome_from_trigger_event(event, self.job_name)
+        return finish_with_outcome(context, outcome, soft_fail=self.soft_fail)
+
+    def _check_job(self, context: Context) -> OptimizationJobOutcome | None:
+        return check_job(
+            self.hook,
+            self.job_name,
+            waited_seconds=self._waited_seconds(context),
+            not_found_grace_period=self.not_found_grace_period,
+            log=self.log,
+        )
+
+    def _waited_seconds(self, context: Context) -> float:
+        if self.reschedule:
+            return (datetime.now(timezone.utc) - _first_try_start(context)).total_seconds()
+        self._started_monotonic = getattr(self, "_started_monotonic", None) or time.monotonic()
+        return time.monotonic() - self._started_monotonic
+
+
+def _first_try_start(context: Context) -> datetime:
+    """When this sensor's first reschedule started (Airflow 3 asks the API server; 2.x keeps it on the TI)."""
+    task_instance: Any = context["ti"]
+    first_reschedule = getattr(task_instance, "get_first_reschedule_date", None)
+    started = first_reschedule(context) if callable(first_reschedule) else None
+    started = started or getattr(task_instance, "start_date", None) or datetime.now(timezone.utc)
+    return started if started.tzinfo else started.replace(tzinfo=timezone.utc)

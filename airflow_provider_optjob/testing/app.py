@@ -1,0 +1,283 @@
+"""The emulator's WSGI application.
+
+Requests are routed three ways:
+
+* ``/_emulator/...``: the control API (JSON), used by :class:`~airflow_provider_optjob.testing.control.EmulatorControl`;
+* ``X-Amz-Target: SageMaker.<OptimizationJob operation>``: handled here, against botocore's service model;
+* everything else (other SageMaker operations, STS, ...): delegated to moto's server application.
+
+Every AWS request is counted by operation name and passes through fault injection first.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
+
+from airflow_provider_optjob.testing.faults import FaultRegistry
+from airflow_provider_optjob.testing.optimization_jobs import (
+    Durations,
+    JobScript,
+    OptimizationJobStore,
+)
+from airflow_provider_optjob.testing.protocol import (
+    AwsError,
+    AwsRequest,
+    error_response,
+    json_error_response,
+    json_response,
+)
+from airflow_provider_optjob.testing.validation import validate_request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+CONTROL_PREFIX = "/_emulator/"
+SAGEMAKER_TARGET_PREFIX = "SageMaker"
+OPTIMIZATION_JOB_OPERATIONS = frozenset(
+    {
+        "CreateOptimizationJob",
+        "DescribeOptimizationJob",
+        "ListOptimizationJobs",
+        "StopOptimizationJob",
+        "DeleteOptimizationJob",
+    }
+)
+
+
+def create_moto_app() -> WSGIApplication:
+    """Build moto's server WSGI application (the one ``moto_server`` runs), through its public entry point."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+    return app
+
+
+class ControlError(Exception):
+    """A bad control-API request.
+
+    :param message: what is wrong.
+    :param status: the HTTP status to answer with.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _drop_connection(environ: WSGIEnvironment) -> None:
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionResetError("connection reset injected by the SageMaker emulator")
+
+
+class EmulatorApp:
+    """The emulator as a WSGI application; holds all emulator state.
+
+    :param durations: the default status durations of new jobs.
+    :param clock: the time source (epoch seconds).
+    :param moto_app_factory: builds the WSGI app other requests are delegated to (moto's server app by
+        default), on first use.
+    """
+
+    def __init__(
+        self,
+        durations: Durations | None = None,
+        clock: Callable[[], float] = time.time,
+        moto_app_factory: Callable[[], WSGIApplication] = create_moto_app,
+    ) -> None:
+        self.jobs = OptimizationJobStore(durations, clock)
+        self.faults = FaultRegistry(clock)
+        self._calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        self._moto_app_factory = moto_app_factory
+        self._moto_app: WSGIApplication | None = None
+        self._moto_lock = threading.Lock()
+
+    # --- state --------------------------------------------------------------------------------------
+
+    def call_counts(self) -> dict[str, int]:
+        """Requests received per operation name (faulted and delegated ones included)."""
+        with self._calls_lock:
+            return dict(self._calls)
+
+    def reset_call_counts(self) -> None:
+        """Zero the call counts."""
+        with self._calls_lock:
+            self._calls.clear()
+
+    def reset(self, moto: bool = True) -> None:
+        """Clear jobs, scripts, faults and call counts, and (by default) moto's state.
+
+        :param moto: also reset moto's backends (through ``/moto-api/reset``); they are process-wide.
+        """
+        self.jobs.reset()
+        self.faults.clear()
+        self.reset_call_counts()
+        if moto and self._moto_app is not None:
+            from werkzeug.test import Client
+
+            Client(self._moto_app).post("/moto-api/reset")
+
+    def moto_app(self) -> WSGIApplication:
+        """The delegate application, built on first use."""
+        with self._moto_lock:
+            if self._moto_app is None:
+                self._moto_app = self._moto_app_factory()
+            return self._moto_app
+
+    # --- WSGI ---------------------------------------------------------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(environ, path)(environ, start_response)
+        body = get_input_stream(environ).read()
+        request = AwsRequest(environ, body)
+        try:
+            response = self._aws(environ, request)
+        except AwsError as error:
+            response = error_response(error, request)
+        except (ConnectionError, socket.timeout):
+            raise
+        except Exception as exc:
+            traceback.print_exc()
+            response = error_response(AwsError("InternalFailure", f"Emulator error: {exc!r}", 500), request)
+        if response is None:
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return self.moto_app()(environ, start_response)
+        return response(environ, start_response)
+
+    def _aws(self, environ: WSGIEnvironment, request: AwsRequest) -> Response | None:
+        operation = request.operation
+        ours = request.service_prefix == SAGEMAKER_TARGET_PREFIX and operation in OPTIMIZATION_JOB_OPERATIONS
+        if operation:
+            with self._calls_lock:
+                self._calls[operation] += 1
+        params: dict[str, Any] = request.json_params() if ours else {}
+        if operation:
+            job_name = params.get("OptimizationJobName")
+            job_name = job_name if isinstance(job_name, str) else None
+            decision = self.faults.decide(
+                operation, job_name, self.jobs.job_age(job_name) if job_name is not None else None
+            )
+            if decision.delay_seconds > 0:
+                time.sleep(decision.delay_seconds)
+            if decision.reset_connection:
+                _drop_connection(environ)
+            if decision.error is not None:
+                raise decision.error
+        if not ours:
+            return None
+        assert operation is not None
+        validate_request(operation, params)
+        return json_response(self._dispatch(operation, params, request.region))
+
+    def _dispatch(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any] | None:
+        if operation == "CreateOptimizationJob":
+            return self.jobs.create(params, region)
+        if operation == "DescribeOptimizationJob":
+            return self.jobs.describe(params["OptimizationJobName"])
+        if operation == "ListOptimizationJobs":
+            return self.jobs.list(params)
+        if operation == "StopOptimizationJob":
+            self.jobs.stop(params["OptimizationJobName"])
+            return None
+        self.jobs.delete(params["OptimizationJobName"])
+        return None
+
+    # --- control API --------------------------------------------------------------------------------
+
+    def _control(self, environ: WSGIEnvironment, path: str) -> Response:
+        request = Request(environ)
+        try:
+            payload = request.get_json(force=True, silent=True) if request.method == "POST" else None
+            if payload is None:
+                payload = {}
+            if not isinstance(payload, dict):
+                raise ControlError("request body must be a JSON object")
+            parts = [unquote(p) for p in path[len(CONTROL_PREFIX) :].strip("/").split("/") if p]
+            result = self._route(request.method, parts, payload)
+        except ControlError as exc:
+            return json_error_response(AwsError("EmulatorControlError", str(exc), exc.status))
+        except (TypeError, ValueError, KeyError) as exc:
+            return json_error_response(AwsError("EmulatorControlError", f"bad request: {exc}", 400))
+        return json_response(result)
+
+    def _route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any]:
+        head = parts[0] if parts else ""
+        if head == "health" and method == "GET":
+            return {"status": "ok"}
+        if head == "reset" and method == "POST":
+            self.reset(moto=bool(payload.get("moto", True)))
+            return {}
+        if head == "config":
+            if method == "POST":
+                current = self.jobs.durations
+                self.jobs.configure(
+                    Durations(
+                        starting_seconds=float(payload.get("starting_seconds", current.starting_seconds)),
+                        inprogress_seconds=float(payload.get("inprogress_seconds", current.inprogress_seconds)),
+                        stopping_seconds=float(payload.get("stopping_seconds", current.stopping_seconds)),
+                    )
+                )
+            durations = self.jobs.durations
+            return {
+                "starting_seconds": durations.starting_seconds,
+                "inprogress_seconds": durations.inprogress_seconds,
+                "stopping_seconds": durations.stopping_seconds,
+            }
+        if head == "calls":
+            if method == "DELETE":
+                self.reset_call_counts()
+            return {"calls": self.call_counts()}
+        if head == "faults" and len(parts) == 1:
+            if method == "POST":
+                return {"fault": self.faults.add(**payload).to_dict()}
+            if method == "DELETE":
+                self.faults.clear()
+            return {"faults": self.faults.list()}
+        if head == "jobs":
+            if len(parts) == 1 and method == "GET":
+                return {"jobs": self.jobs.snapshot()}
+            if len(parts) == 3 and method == "POST":
+                return self._job_action(parts[1], parts[2], payload)
+        raise ControlError(f"no control endpoint {method} {CONTROL_PREFIX}{'/'.join(parts)}", 404)
+
+    def _job_action(self, name: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            if action == "script":
+                return {"applied_to_existing_job": self.jobs.script_job(name, JobScript.from_dict(payload))}
+            if action == "complete":
+                self.jobs.finish_job(name, "COMPLETED")
+                return {}
+            if action == "fail":
+                self.jobs.finish_job(name, "FAILED", payload.get("failure_reason"))
+                return {}
+            if action == "status":
+                status = payload.get("status")
+                if not isinstance(status, str) or not status:
+                    raise ControlError("'status' must be a non-empty string")
+                seconds = payload.get("seconds")
+                self.jobs.set_status(name, status, None if seconds is None else float(seconds))
+                return {}
+        except AwsError as exc:
+            raise ControlError(exc.message, 404) from exc
+        raise ControlError(f"unknown job action {action!r}", 404)

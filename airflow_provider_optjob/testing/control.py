@@ -1,0 +1,226 @@
+"""A small synchronous client (stdlib only) for the emulator's control API under ``/_emulator/``."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any, cast
+from urllib.parse import quote
+
+CONTROL_PATH = "/_emulator"
+
+
+class EmulatorControlError(RuntimeError):
+    """The emulator rejected a control request.
+
+    :param status: the HTTP status.
+    :param message: the emulator's explanation.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"emulator control request failed ({status}): {message}")
+        self.status = status
+        self.message = message
+
+
+class EmulatorControl:
+    """Drive a running emulator (in this process or another one) over HTTP.
+
+    :param url: the emulator's base URL, e.g. ``http://127.0.0.1:5055``.
+    :param timeout: seconds to wait for each control request.
+    """
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"EmulatorControl({self.url!r})"
+
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            f"{self.url}{CONTROL_PATH}/{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", errors="replace")
+            try:
+                detail = json.loads(detail).get("message", detail)
+            except (ValueError, AttributeError):
+                pass
+            raise EmulatorControlError(exc.code, detail) from exc
+        return cast("dict[str, Any]", json.loads(body or b"{}"))
+
+    @staticmethod
+    def _job_path(job_name: str, action: str) -> str:
+        return f"jobs/{quote(job_name, safe='')}/{action}"
+
+    def health(self) -> bool:
+        """Whether the emulator answers."""
+        try:
+            return self._request("GET", "health").get("status") == "ok"
+        except (OSError, EmulatorControlError):
+            return False
+
+    def reset(self, moto: bool = True) -> None:
+        """Clear jobs, scripts, faults and call counts.
+
+        :param moto: also reset moto's state (models, endpoints, roles, ...).
+        """
+        self._request("POST", "reset", {"moto": moto})
+
+    def configure(
+        self,
+        starting_seconds: float | None = None,
+        inprogress_seconds: float | None = None,
+        stopping_seconds: float | None = None,
+    ) -> dict[str, float]:
+        """Change the global durations for jobs created from now on; ``None`` keeps a value.
+
+        :param starting_seconds: time in ``STARTING``.
+        :param inprogress_seconds: time in ``INPROGRESS``.
+        :param stopping_seconds: time in ``STOPPING``.
+        :return: the durations now in effect.
+        """
+        payload = {
+            key: value
+            for key, value in (
+                ("starting_seconds", starting_seconds),
+                ("inprogress_seconds", inprogress_seconds),
+                ("stopping_seconds", stopping_seconds),
+            )
+            if value is not None
+        }
+        return cast("dict[str, float]", self._request("POST", "config", payload))
+
+    def script_job(
+        self,
+        job_name: str,
+        final_status: str = "FAILED",
+        failure_reason: str | None = None,
+        starting_seconds: float | None = None,
+        inprogress_seconds: float | None = None,
+        stopping_seconds: float | None = None,
+        recommended_inference_image: str | None = None,
+        omit_optimization_output: bool = False,
+        phases: Sequence[tuple[str, float]] | None = None,
+    ) -> bool:
+        """Script how the job called ``job_name`` behaves: applies to a job created later with that name, and
+        at once to an existing one (its timeline is rebuilt from its creation time). Scripts last until
+        :meth:`reset`.
+
+        :param job_name: the job name.
+        :param final_status: where the job ends up when left alone; ``COMPLETED``, ``FAILED``, or any string.
+        :param failure_reason: the ``FailureReason`` of a ``FAILED`` job.
+        :param starting_seconds: time in ``STARTING`` (default: the global setting).
+        :param inprogress_seconds: time in ``INPROGRESS`` (default: the global setting).
+        :param stopping_seconds: time in ``STOPPING`` after a stop (default: the global setting).
+        :param recommended_inference_image: ``OptimizationOutput.RecommendedInferenceImage`` on completion.
+        :param omit_optimization_output: leave ``OptimizationOutput`` out of a completed job.
+        :param phases: ``(status, seconds)`` phases replacing ``STARTING``/``INPROGRESS``; statuses may be
+            anything, e.g. ``[("STARTING", 0.5), ("PAUSED", 2), ("INPROGRESS", 1)]``.
+        :return: whether an existing job was re-scripted.
+        """
+        payload: dict[str, Any] = {
+            "final_status": final_status,
+            "failure_reason": failure_reason,
+            "starting_seconds": starting_seconds,
+            "inprogress_seconds": inprogress_seconds,
+            "stopping_seconds": stopping_seconds,
+            "recommended_inference_image": recommended_inference_image,
+            "omit_optimization_output": omit_optimization_output,
+        }
+        if phases is not None:
+            payload["phases"] = [[status, seconds] for status, seconds in phases]
+        result = self._request("POST", self._job_path(job_name, "script"), payload)
+        return bool(result.get("applied_to_existing_job"))
+
+    def complete_job(self, job_name: str) -> None:
+        """Move an existing job to ``COMPLETED`` now.
+
+        :param job_name: the job name.
+        """
+        self._request("POST", self._job_path(job_name, "complete"), {})
+
+    def fail_job(self, job_name: str, failure_reason: str | None = None) -> None:
+        """Move an existing job to ``FAILED`` now.
+
+        :param job_name: the job name.
+        :param failure_reason: the ``FailureReason`` to report.
+        """
+        self._request("POST", self._job_path(job_name, "fail"), {"failure_reason": failure_reason})
+
+    def set_job_status(self, job_name: str, status: str, seconds: float | None = None) -> None:
+        """Give an existing job any status now, e.g. one the API does not list yet (``"PAUSED"``).
+
+        :param job_name: the job name.
+        :param status: the status string to report.
+        :param seconds: hold it this long, then resume the job's timeline; ``None`` holds it for good.
+        """
+        self._request("POST", self._job_path(job_name, "status"), {"status": status, "seconds": seconds})
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job with its current status and timeline (for debugging)."""
+        return cast("list[dict[str, Any]]", self._request("GET", "jobs")["jobs"])
+
+    def add_fault(
+        self,
+        kind: str,
+        operation: str = "*",
+        count: int | None = None,
+        seconds: float | None = None,
+        delay_seconds: float = 1.0,
+        status_code: int = 500,
+        after_create_seconds: float = 1.0,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """Inject a fault. Several can be active; latencies add up, the earliest error-producing one wins.
+
+        :param kind: ``throttle``, ``server_error``, ``latency``, ``not_found_after_create``,
+            ``access_denied``, ``expired_token`` or ``connection_reset``.
+        :param operation: the operation it hits (e.g. ``DescribeOptimizationJob``, ``CreateModel``,
+            ``AssumeRole``) or ``"*"`` for all.
+        :param count: affect only the next ``count`` matching calls.
+        :param seconds: stay active only this long from now.
+        :param delay_seconds: for ``latency``.
+        :param status_code: for ``server_error``: 500 (``InternalFailure``) or 503 (``ServiceUnavailable``).
+        :param after_create_seconds: for ``not_found_after_create``: Describe/Stop of a job answer
+            ``ResourceNotFound`` until the job is this old.
+        :param message: overrides the error message.
+        :return: the fault as stored (with its ``id``).
+        """
+        payload: dict[str, Any] = {
+            "kind": kind,
+            "operation": operation,
+            "count": count,
+            "seconds": seconds,
+            "delay_seconds": delay_seconds,
+            "status_code": status_code,
+            "after_create_seconds": after_create_seconds,
+            "message": message,
+        }
+        return cast("dict[str, Any]", self._request("POST", "faults", payload)["fault"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults still active."""
+        return cast("list[dict[str, Any]]", self._request("GET", "faults")["faults"])
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        self._request("DELETE", "faults")
+
+    def call_counts(self) -> dict[str, int]:
+        """Requests received per operation name, faulted and moto-delegated ones included."""
+        return cast("dict[str, int]", self._request("GET", "calls")["calls"])
+
+    def reset_call_counts(self) -> None:
+        """Zero the call counts."""
+        self._request("DELETE", "calls")

@@ -1,0 +1,144 @@
+"""Serve the emulator with werkzeug's threaded server, in a background thread of the current process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from airflow_provider_optjob.testing.app import EmulatorApp
+from airflow_provider_optjob.testing.control import EmulatorControl
+from airflow_provider_optjob.testing.optimization_jobs import Durations
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+class _RequestHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if getattr(self.server, "log_requests", False):
+            super().log_request(code, size)
+
+
+class SageMakerEmulator:
+    """A local SageMaker endpoint (optimization jobs emulated, everything else served by moto).
+
+    Use as a context manager, or call :meth:`start` / :meth:`stop`::
+
+        with SageMakerEmulator(starting_seconds=0.2, inprogress_seconds=0.5) as emulator:
+            client = boto3.client("sagemaker", endpoint_url=emulator.url, region_name="us-east-1")
+            emulator.control.script_job("my-job", final_status="FAILED", failure_reason="OOM")
+
+    :param host: the address to bind.
+    :param port: the port to bind; ``0`` picks a free port.
+    :param starting_seconds: default time a new job spends in ``STARTING``.
+    :param inprogress_seconds: default time a new job spends in ``INPROGRESS``.
+    :param stopping_seconds: default time a stopped job spends in ``STOPPING``.
+    :param log_requests: log every request (werkzeug's access log).
+    :param clock: the time source (epoch seconds) of the job and fault model.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        starting_seconds: float = 1.0,
+        inprogress_seconds: float = 4.0,
+        stopping_seconds: float = 1.0,
+        log_requests: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self.log_requests = log_requests
+        self.app = EmulatorApp(
+            Durations(
+                starting_seconds=starting_seconds,
+                inprogress_seconds=inprogress_seconds,
+                stopping_seconds=stopping_seconds,
+            ),
+            clock=clock,
+        )
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._control: EmulatorControl | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (known once started)."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL to give boto3 / the Airflow connection, e.g. ``http://127.0.0.1:5055``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def control(self) -> EmulatorControl:
+        """An :class:`EmulatorControl` for this emulator (over HTTP, like for an emulator in another process)."""
+        if self._control is None:
+            self._control = EmulatorControl(self.url)
+        return self._control
+
+    def start(self) -> Self:
+        """Bind and serve in a daemon thread; returns at once, ready to answer.
+
+        :raises OSError: if the address cannot be bound.
+        """
+        if self._server is not None:
+            return self
+        server = make_server(
+            self.host, self._requested_port, self.app, threaded=True, request_handler=_RequestHandler
+        )
+        server_any: Any = server
+        server_any.log_requests = self.log_requests
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sagemaker-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port (idempotent)."""
+        server, thread = self._server, self._thread
+        self._server, self._thread, self._control = None, None, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def wait(self) -> None:
+        """Block until the server thread ends (it ends when :meth:`stop` is called from another thread)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "not started"
+        return f"SageMakerEmulator({where})"

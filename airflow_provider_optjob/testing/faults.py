@@ -1,0 +1,217 @@
+"""Fault injection for the emulator: throttling, 5xx, latency, eventual consistency, auth errors, resets."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from airflow_provider_optjob.testing.protocol import ACCOUNT_ID, AwsError
+
+THROTTLE = "throttle"
+SERVER_ERROR = "server_error"
+LATENCY = "latency"
+NOT_FOUND_AFTER_CREATE = "not_found_after_create"
+ACCESS_DENIED = "access_denied"
+EXPIRED_TOKEN = "expired_token"
+CONNECTION_RESET = "connection_reset"
+FAULT_KINDS = frozenset(
+    {THROTTLE, SERVER_ERROR, LATENCY, NOT_FOUND_AFTER_CREATE, ACCESS_DENIED, EXPIRED_TOKEN, CONNECTION_RESET}
+)
+ALL_OPERATIONS = "*"
+EVENTUALLY_CONSISTENT_OPERATIONS = frozenset({"DescribeOptimizationJob", "StopOptimizationJob"})
+
+
+@dataclass
+class Fault:
+    """One injected fault.
+
+    :param id: the fault's identifier (for listing).
+    :param kind: one of :data:`FAULT_KINDS`.
+    :param operation: the operation it applies to, or ``"*"`` for every operation.
+    :param count: how many matching calls it affects; ``None`` for no limit.
+    :param seconds: how long (from when it was set) it stays active; ``None`` for no limit.
+    :param set_at: when it was set (epoch seconds).
+    :param delay_seconds: for ``latency``: how long to wait before answering.
+    :param status_code: for ``server_error``: 500 (``InternalFailure``) or 503 (``ServiceUnavailable``).
+    :param after_create_seconds: for ``not_found_after_create``: how long after a job's creation it is
+        reported missing.
+    :param message: overrides the error message.
+    :param fired: how many calls it has affected so far.
+    """
+
+    id: str
+    kind: str
+    operation: str = ALL_OPERATIONS
+    count: int | None = None
+    seconds: float | None = None
+    set_at: float = 0.0
+    delay_seconds: float = 1.0
+    status_code: int = 500
+    after_create_seconds: float = 1.0
+    message: str | None = None
+    fired: int = 0
+
+    def active(self, now: float) -> bool:
+        """Whether the fault still applies (count not used up, time window not over)."""
+        if self.count is not None and self.fired >= self.count:
+            return False
+        return self.seconds is None or now < self.set_at + self.seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the fault."""
+        return asdict(self)
+
+
+@dataclass
+class FaultDecision:
+    """What the faults active for one request amount to.
+
+    :param delay_seconds: total latency to add before answering.
+    :param error: the error to answer with instead of the real response, if any.
+    :param reset_connection: drop the connection without any response.
+    :param fired: ids of the faults that applied.
+    """
+
+    delay_seconds: float = 0.0
+    error: AwsError | None = None
+    reset_connection: bool = False
+    fired: list[str] = field(default_factory=list)
+
+
+def _fault_error(fault: Fault, operation: str, job_name: str | None) -> AwsError:
+    resource = f"arn:aws:sagemaker:*:{ACCOUNT_ID}:optimization-job/{job_name or '*'}"
+    if fault.kind == THROTTLE:
+        return AwsError("ThrottlingException", fault.message or "Rate exceeded")
+    if fault.kind == SERVER_ERROR:
+        if fault.status_code == 503:
+            return AwsError("ServiceUnavailable", fault.message or "Service is unavailable.", 503)
+        return AwsError(
+            "InternalFailure",
+            fault.message or "The request processing has failed because of an unknown error.",
+            fault.status_code,
+        )
+    if fault.kind == ACCESS_DENIED:
+        return AwsError(
+            "AccessDeniedException",
+            fault.message
+            or (
+                f"User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/emulator/testing is not authorized to perform: "
+                f"sagemaker:{operation} on resource: {resource} because no identity-based policy allows the "
+                f"sagemaker:{operation} action"
+            ),
+        )
+    if fault.kind == EXPIRED_TOKEN:
+        return AwsError(
+            "ExpiredTokenException", fault.message or "The security token included in the request is expired"
+        )
+    return AwsError(
+        "ResourceNotFound", fault.message or f"Could not find optimization job '{job_name or ''}'."
+    )
+
+
+class FaultRegistry:
+    """Thread-safe set of active faults.
+
+    :param clock: the time source (epoch seconds).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+
+    def add(
+        self,
+        kind: str,
+        operation: str = ALL_OPERATIONS,
+        count: int | None = None,
+        seconds: float | None = None,
+        delay_seconds: float = 1.0,
+        status_code: int = 500,
+        after_create_seconds: float = 1.0,
+        message: str | None = None,
+    ) -> Fault:
+        """Activate a fault (see :class:`Fault` for the parameters).
+
+        :raises ValueError: for an unknown kind or out-of-range values.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if not operation:
+            raise ValueError("operation must be an operation name or '*'")
+        if count is not None and count < 1:
+            raise ValueError("count must be >= 1")
+        if seconds is not None and seconds <= 0:
+            raise ValueError("seconds must be > 0")
+        if delay_seconds < 0 or after_create_seconds < 0:
+            raise ValueError("delay_seconds and after_create_seconds must be >= 0")
+        if kind == SERVER_ERROR and not 500 <= status_code <= 599:
+            raise ValueError("status_code must be a 5xx code")
+        with self._lock:
+            fault = Fault(
+                id=f"fault-{next(self._ids)}",
+                kind=kind,
+                operation=operation,
+                count=count,
+                seconds=seconds,
+                set_at=self._clock(),
+                delay_seconds=float(delay_seconds),
+                status_code=int(status_code),
+                after_create_seconds=float(after_create_seconds),
+                message=message,
+            )
+            self._faults.append(fault)
+            return fault
+
+    def clear(self) -> None:
+        """Remove every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        """The faults still active, in JSON form."""
+        with self._lock:
+            now = self._clock()
+            self._faults = [f for f in self._faults if f.active(now)]
+            return [f.to_dict() for f in self._faults]
+
+    def decide(self, operation: str, job_name: str | None, job_age: float | None) -> FaultDecision:
+        """Work out which faults apply to one request, and use them up.
+
+        Latency faults add up; the first error-producing fault (in the order they were set) decides the answer.
+
+        :param operation: the request's operation name.
+        :param job_name: the ``OptimizationJobName`` in the request, if any.
+        :param job_age: seconds since that job's creation, or ``None`` if it does not exist.
+        """
+        decision = FaultDecision()
+        with self._lock:
+            now = self._clock()
+            self._faults = [f for f in self._faults if f.active(now)]
+            for fault in self._faults:
+                if fault.operation not in (ALL_OPERATIONS, operation):
+                    continue
+                if fault.kind == LATENCY:
+                    decision.delay_seconds += fault.delay_seconds
+                elif decision.error is not None or decision.reset_connection:
+                    continue
+                elif fault.kind == NOT_FOUND_AFTER_CREATE:
+                    if (
+                        operation not in EVENTUALLY_CONSISTENT_OPERATIONS
+                        or job_age is None
+                        or job_age >= fault.after_create_seconds
+                    ):
+                        continue
+                    decision.error = _fault_error(fault, operation, job_name)
+                elif fault.kind == CONNECTION_RESET:
+                    decision.reset_connection = True
+                else:
+                    decision.error = _fault_error(fault, operation, job_name)
+                fault.fired += 1
+                decision.fired.append(fault.id)
+        return decision

@@ -1,0 +1,565 @@
+"""The emulator's optimization-job store and its status-over-time model.
+
+A job's life is a *timeline*: consecutive phases ``(status, start, end)`` anchored at its creation time, the
+last one open-ended. The status a request sees is read off the timeline at the moment of the request, so no
+background thread moves jobs along. Stopping, forcing a final state or injecting a status splices new phases
+into the timeline at "now".
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.utils import parse_to_aware_datetime
+
+from airflow_provider_optjob.testing.protocol import ACCOUNT_ID, AwsError, validation_error
+
+STARTING = "STARTING"
+INPROGRESS = "INPROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+STOPPING = "STOPPING"
+STOPPED = "STOPPED"
+TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, STOPPED})
+FINAL_STATUSES = frozenset({COMPLETED, FAILED})
+
+DEFAULT_FAILURE_REASON = "ClientError: Scripted failure injected by the SageMaker emulator."
+DEFAULT_LIST_MAX_RESULTS = 50
+
+OPTIMIZATION_TYPES = {
+    "ModelQuantizationConfig": "Quantization",
+    "ModelCompilationConfig": "Compilation",
+    "ModelShardingConfig": "Sharding",
+    "ModelSpeculativeDecodingConfig": "SpeculativeDecoding",
+}
+
+_ECHOED_MEMBERS = (
+    "ModelSource",
+    "DeploymentInstanceType",
+    "MaxInstanceCount",
+    "OptimizationEnvironment",
+    "OptimizationConfigs",
+    "OutputConfig",
+    "RoleArn",
+    "StoppingCondition",
+    "VpcConfig",
+    "TrainingPlanArns",
+)
+
+
+def default_inference_image(region: str, instance_type: str) -> str:
+    """A plausible ``RecommendedInferenceImage`` for a region and deployment instance type.
+
+    :param region: the AWS region of the job.
+    :param instance_type: the job's ``DeploymentInstanceType``.
+    """
+    registry = f"763104351884.dkr.ecr.{region}.amazonaws.com"
+    if instance_type.startswith(("ml.inf", "ml.trn")):
+        return f"{registry}/djl-inference:0.29.0-neuronx-sdk2.19.1"
+    return f"{registry}/djl-inference:0.31.0-lmi13.0.0-cu124"
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How long a job stays in each transient status, in seconds.
+
+    :param starting_seconds: time in ``STARTING``.
+    :param inprogress_seconds: time in ``INPROGRESS``.
+    :param stopping_seconds: time in ``STOPPING`` after a stop request.
+    """
+
+    starting_seconds: float = 1.0
+    inprogress_seconds: float = 4.0
+    stopping_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("starting_seconds", "inprogress_seconds", "stopping_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+
+
+@dataclass(frozen=True)
+class JobScript:
+    """How a job with a given name should behave; applied when it is created (or at once if it exists).
+
+    :param final_status: the status the job ends in when left alone (``COMPLETED`` or ``FAILED``, or any
+        other string to emulate a status the API may add later).
+    :param failure_reason: the ``FailureReason`` reported for a ``FAILED`` job.
+    :param starting_seconds: overrides the global ``STARTING`` duration.
+    :param inprogress_seconds: overrides the global ``INPROGRESS`` duration.
+    :param stopping_seconds: overrides the global ``STOPPING`` duration.
+    :param recommended_inference_image: the image reported on completion (default: a DJL LMI image).
+    :param omit_optimization_output: report no ``OptimizationOutput`` at all on completion.
+    :param phases: explicit ``(status, seconds)`` phases replacing ``STARTING``/``INPROGRESS``, e.g.
+        ``[("STARTING", 1), ("PAUSED", 2), ("INPROGRESS", 1)]``.
+    """
+
+    final_status: str = COMPLETED
+    failure_reason: str | None = None
+    starting_seconds: float | None = None
+    inprogress_seconds: float | None = None
+    stopping_seconds: float | None = None
+    recommended_inference_image: str | None = None
+    omit_optimization_output: bool = False
+    phases: tuple[tuple[str, float], ...] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobScript:
+        """Build a script from its JSON form (as sent over the control API).
+
+        :param data: the script fields.
+        :raises ValueError: on unknown fields or bad values.
+        """
+        allowed = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown script fields: {sorted(unknown)}")
+        fields = dict(data)
+        if fields.get("phases") is not None:
+            phases = []
+            for item in fields["phases"]:
+                status, seconds = item
+                if not isinstance(status, str) or not status or float(seconds) < 0:
+                    raise ValueError(f"bad phase {item!r}: expected [status, seconds >= 0]")
+                phases.append((status, float(seconds)))
+            fields["phases"] = tuple(phases)
+        script = cls(**fields)
+        if not isinstance(script.final_status, str) or not script.final_status:
+            raise ValueError("final_status must be a non-empty string")
+        for name in ("starting_seconds", "inprogress_seconds", "stopping_seconds"):
+            value = getattr(script, name)
+            if value is not None and float(value) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        return script
+
+
+@dataclass
+class Phase:
+    """One status held over ``[start, end)``; ``end`` is ``None`` for the open-ended last phase."""
+
+    status: str
+    start: float
+    end: float | None
+
+
+@dataclass
+class Job:
+    """An emulated optimization job.
+
+    :param name: ``OptimizationJobName``.
+    :param arn: ``OptimizationJobArn``.
+    :param region: the region the job was created in.
+    :param request: the CreateOptimizationJob request as received.
+    :param created: creation time (epoch seconds).
+    :param script: the behaviour script in effect.
+    :param stopping_seconds: how long a stop request keeps the job in ``STOPPING``.
+    :param phases: the timeline.
+    :param failure_reason: the reason reported while ``FAILED``.
+    """
+
+    name: str
+    arn: str
+    region: str
+    request: dict[str, Any]
+    created: float
+    script: JobScript
+    stopping_seconds: float
+    phases: list[Phase] = field(default_factory=list)
+    failure_reason: str | None = None
+
+    def phase_at(self, now: float) -> Phase:
+        """The phase in effect at ``now`` (the first one before creation, the last one after the end)."""
+        for phase in self.phases:
+            if phase.end is None or now < phase.end:
+                return phase
+        return self.phases[-1]
+
+    def status_at(self, now: float) -> str:
+        """The job's status at ``now``."""
+        return self.phase_at(now).status
+
+    def start_time(self, now: float) -> float | None:
+        """``OptimizationStartTime``: when the job first reached ``INPROGRESS`` (or ``COMPLETED``), if it has."""
+        for phase in self.phases:
+            if phase.start > now:
+                break
+            if phase.status in (INPROGRESS, COMPLETED):
+                return phase.start
+        return None
+
+    def end_time(self, now: float) -> float | None:
+        """``OptimizationEndTime``: when the job reached its terminal status, if it has."""
+        phase = self.phase_at(now)
+        if phase.status in TERMINAL_STATUSES and phase.start <= now:
+            return phase.start
+        return None
+
+    def splice(self, now: float, new: Sequence[tuple[str, float | None]], resume: bool = False) -> None:
+        """Replace the timeline from ``now`` on with ``new`` phases.
+
+        :param now: the splice point.
+        :param new: ``(status, seconds)`` phases; ``seconds=None`` makes a phase open-ended (and must be last).
+        :param resume: after the new phases, continue with what was left of the old timeline.
+        """
+        now = max(now, self.created)
+        kept: list[Phase] = []
+        rest: list[tuple[str, float | None]] = []
+        for phase in self.phases:
+            if phase.start >= now:
+                rest.append((phase.status, None if phase.end is None else phase.end - phase.start))
+                continue
+            if phase.end is None or phase.end > now:
+                rest.append((phase.status, None if phase.end is None else phase.end - now))
+                phase = replace(phase, end=now)
+            kept.append(phase)
+        self.phases = kept
+        self._append(now, list(new) + (rest if resume else []))
+
+    def _append(self, start: float, new: Sequence[tuple[str, float | None]]) -> None:
+        for status, seconds in new:
+            if seconds is None:
+                self.phases.append(Phase(status, start, None))
+                return
+            if seconds > 0:
+                self.phases.append(Phase(status, start, start + seconds))
+                start += seconds
+        if not self.phases or self.phases[-1].end is not None:
+            last = self.phases[-1].status if self.phases else INPROGRESS
+            self.phases.append(Phase(last, start, None))
+
+    def rebuild(self, durations: Durations) -> None:
+        """Rebuild the whole timeline from the creation time and the current script.
+
+        :param durations: the global durations, used where the script sets none.
+        """
+        script = self.script
+        if script.phases is not None:
+            transient: list[tuple[str, float | None]] = list(script.phases)
+        else:
+            starting = script.starting_seconds
+            inprogress = script.inprogress_seconds
+            transient = [
+                (STARTING, durations.starting_seconds if starting is None else float(starting)),
+                (INPROGRESS, durations.inprogress_seconds if inprogress is None else float(inprogress)),
+            ]
+        self.phases = []
+        self._append(self.created, [*transient, (script.final_status, None)])
+        self.failure_reason = (
+            (script.failure_reason or DEFAULT_FAILURE_REASON) if script.final_status == FAILED else None
+        )
+
+    def optimization_types(self) -> list[str]:
+        """``OptimizationTypes`` derived from the keys of ``OptimizationConfigs``."""
+        types: list[str] = []
+        for config in self.request.get("OptimizationConfigs", []):
+            for key in config:
+                label = OPTIMIZATION_TYPES.get(key, key.removeprefix("Model").removesuffix("Config"))
+                if label not in types:
+                    types.append(label)
+        return types
+
+    def describe(self, now: float) -> dict[str, Any]:
+        """The DescribeOptimizationJob response at ``now`` (timestamps as epoch seconds)."""
+        phase = self.phase_at(now)
+        status = phase.status
+        result: dict[str, Any] = {
+            "OptimizationJobArn": self.arn,
+            "OptimizationJobStatus": status,
+            "OptimizationJobName": self.name,
+            "CreationTime": self.created,
+            "LastModifiedTime": max(self.created, phase.start),
+        }
+        start, end = self.start_time(now), self.end_time(now)
+        if start is not None:
+            result["OptimizationStartTime"] = start
+        if end is not None:
+            result["OptimizationEndTime"] = end
+        if status == FAILED:
+            result["FailureReason"] = self.failure_reason or DEFAULT_FAILURE_REASON
+        for member in _ECHOED_MEMBERS:
+            if member in self.request:
+                result[member] = copy.deepcopy(self.request[member])
+        if status == COMPLETED and not self.script.omit_optimization_output:
+            image = self.script.recommended_inference_image or default_inference_image(
+                self.region, str(self.request.get("DeploymentInstanceType", ""))
+            )
+            result["OptimizationOutput"] = {"RecommendedInferenceImage": image}
+        return result
+
+    def summary(self, now: float) -> dict[str, Any]:
+        """The ListOptimizationJobs summary of this job at ``now``."""
+        described = self.describe(now)
+        summary = {
+            key: described[key]
+            for key in (
+                "OptimizationJobName",
+                "OptimizationJobArn",
+                "CreationTime",
+                "OptimizationJobStatus",
+                "OptimizationStartTime",
+                "OptimizationEndTime",
+                "LastModifiedTime",
+                "DeploymentInstanceType",
+                "MaxInstanceCount",
+            )
+            if key in described
+        }
+        summary["OptimizationTypes"] = self.optimization_types()
+        return summary
+
+
+def _not_found(name: str) -> AwsError:
+    return AwsError("ResourceNotFound", f"Could not find optimization job '{name}'.")
+
+
+def _epoch(value: Any) -> float:
+    return parse_to_aware_datetime(value).timestamp()
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str) -> int:
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise validation_error(f"Invalid pagination token '{token}'.") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise validation_error(f"Invalid pagination token '{token}'.")
+    return offset
+
+
+class OptimizationJobStore:
+    """Thread-safe store of emulated optimization jobs, scripts and durations.
+
+    :param durations: the global durations for new jobs.
+    :param clock: the time source (epoch seconds); injectable for unit tests.
+    """
+
+    def __init__(self, durations: Durations | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+        self.durations = durations or Durations()
+        self._jobs: dict[str, Job] = {}
+        self._scripts: dict[str, JobScript] = {}
+
+    def now(self) -> float:
+        """The current time of the store's clock."""
+        return self._clock()
+
+    def reset(self) -> None:
+        """Forget every job and script (durations are kept)."""
+        with self._lock:
+            self._jobs.clear()
+            self._scripts.clear()
+
+    def configure(self, durations: Durations) -> None:
+        """Set the global durations used by jobs created from now on.
+
+        :param durations: the new durations.
+        """
+        with self._lock:
+            self.durations = durations
+
+    def job_age(self, name: str) -> float | None:
+        """Seconds since the job's creation, or ``None`` if there is no such job.
+
+        :param name: the job name.
+        """
+        with self._lock:
+            job = self._jobs.get(name)
+            return None if job is None else self.now() - job.created
+
+    def _get(self, name: str) -> Job:
+        job = self._jobs.get(name)
+        if job is None:
+            raise _not_found(name)
+        return job
+
+    # --- API operations -------------------------------------------------------------------------------
+
+    def create(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        """CreateOptimizationJob.
+
+        :param params: the validated request.
+        :param region: the request's region.
+        """
+        name = params["OptimizationJobName"]
+        with self._lock:
+            if name in self._jobs:
+                raise AwsError("ResourceInUse", f"Optimization job '{name}' already exists.")
+            script = self._scripts.get(name, JobScript())
+            stopping = script.stopping_seconds
+            job = Job(
+                name=name,
+                arn=f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:optimization-job/{name}",
+                region=region,
+                request=copy.deepcopy(params),
+                created=self.now(),
+                script=script,
+                stopping_seconds=self.durations.stopping_seconds if stopping is None else float(stopping),
+            )
+            job.rebuild(self.durations)
+            self._jobs[name] = job
+            return {"OptimizationJobArn": job.arn}
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """DescribeOptimizationJob.
+
+        :param name: the job name.
+        """
+        with self._lock:
+            return self._get(name).describe(self.now())
+
+    def stop(self, name: str) -> None:
+        """StopOptimizationJob: ``STARTING``/``INPROGRESS`` (or any non-terminal status) goes ``STOPPING`` then
+        ``STOPPED``; stopping a ``STOPPING`` job is a no-op; stopping a terminal job is a ``ValidationException``.
+
+        :param name: the job name.
+        """
+        with self._lock:
+            job = self._get(name)
+            now = self.now()
+            status = job.status_at(now)
+            if status == STOPPING:
+                return
+            if status in TERMINAL_STATUSES:
+                raise validation_error(
+                    f"Optimization job '{name}' is in status {status} and cannot be stopped; only jobs that "
+                    "have not finished can be stopped."
+                )
+            job.splice(now, [(STOPPING, job.stopping_seconds), (STOPPED, None)])
+
+    def delete(self, name: str) -> None:
+        """DeleteOptimizationJob: only jobs in a terminal status can be deleted (stop it first otherwise).
+
+        :param name: the job name.
+        """
+        with self._lock:
+            job = self._get(name)
+            status = job.status_at(self.now())
+            if status not in TERMINAL_STATUSES:
+                raise validation_error(
+                    f"Optimization job '{name}' is in status {status}; only jobs in status COMPLETED, FAILED "
+                    "or STOPPED can be deleted. Stop the job and delete it once it is STOPPED."
+                )
+            del self._jobs[name]
+
+    def list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListOptimizationJobs with filters, sorting and ``NextToken`` pagination.
+
+        :param params: the validated request.
+        """
+        max_results = int(params.get("MaxResults", DEFAULT_LIST_MAX_RESULTS))
+        offset = _decode_token(params["NextToken"]) if params.get("NextToken") else 0
+        sort_by = params.get("SortBy", "CreationTime")
+        descending = params.get("SortOrder", "Descending") == "Descending"
+        with self._lock:
+            now = self.now()
+            summaries = [job.summary(now) for job in self._jobs.values()]
+        summaries = [s for s in summaries if _matches(s, params)]
+        sort_key = {
+            "Name": lambda s: (s["OptimizationJobName"], s["CreationTime"]),
+            "CreationTime": lambda s: (s["CreationTime"], s["OptimizationJobName"]),
+            "Status": lambda s: (s["OptimizationJobStatus"], s["CreationTime"], s["OptimizationJobName"]),
+        }[sort_by]
+        summaries.sort(key=sort_key, reverse=descending)
+        page = summaries[offset : offset + max_results]
+        result: dict[str, Any] = {"OptimizationJobSummaries": page}
+        if offset + max_results < len(summaries):
+            result["NextToken"] = _encode_token(offset + max_results)
+        return result
+
+    # --- control operations ---------------------------------------------------------------------------
+
+    def script_job(self, name: str, script: JobScript) -> bool:
+        """Script the job called ``name``: for a later create, and at once (timeline rebuilt) if it exists.
+
+        :param name: the job name.
+        :param script: the behaviour.
+        :return: whether an existing job was re-scripted.
+        """
+        with self._lock:
+            self._scripts[name] = script
+            job = self._jobs.get(name)
+            if job is None:
+                return False
+            job.script = script
+            if script.stopping_seconds is not None:
+                job.stopping_seconds = float(script.stopping_seconds)
+            job.rebuild(self.durations)
+            return True
+
+    def finish_job(self, name: str, status: str, failure_reason: str | None = None) -> None:
+        """Move a job to a final status now (``complete_job`` / ``fail_job``).
+
+        :param name: the job name.
+        :param status: the status to hold from now on.
+        :param failure_reason: the reason, for ``FAILED``.
+        """
+        with self._lock:
+            job = self._get(name)
+            if status == FAILED:
+                job.failure_reason = failure_reason or DEFAULT_FAILURE_REASON
+            job.splice(self.now(), [(status, None)])
+
+    def set_status(self, name: str, status: str, seconds: float | None = None) -> None:
+        """Give a job an arbitrary status now, for ``seconds`` (then the rest of its timeline resumes) or for
+        good (``seconds=None``).
+
+        :param name: the job name.
+        :param status: any status string, including ones the API does not list (e.g. ``PAUSED``).
+        :param seconds: how long to hold it.
+        """
+        with self._lock:
+            job = self._get(name)
+            job.splice(self.now(), [(status, seconds)], resume=seconds is not None)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every job's status and timeline, for the control API."""
+        with self._lock:
+            now = self.now()
+            return [
+                {
+                    "name": job.name,
+                    "status": job.status_at(now),
+                    "created": job.created,
+                    "phases": [
+                        {"status": p.status, "start": p.start, "end": p.end} for p in job.phases
+                    ],
+                }
+                for job in self._jobs.values()
+            ]
+
+
+def _matches(summary: dict[str, Any], params: dict[str, Any]) -> bool:
+    name_contains = params.get("NameContains")
+    if name_contains and name_contains.lower() not in summary["OptimizationJobName"].lower():
+        return False
+    if params.get("StatusEquals") and summary["OptimizationJobStatus"] != params["StatusEquals"]:
+        return False
+    wanted_type = params.get("OptimizationContains")
+    if wanted_type and wanted_type.lower() not in [t.lower() for t in summary["OptimizationTypes"]]:
+        return False
+    bounds = (
+        ("CreationTimeAfter", "CreationTime", 1),
+        ("CreationTimeBefore", "CreationTime", -1),
+        ("LastModifiedTimeAfter", "LastModifiedTime", 1),
+        ("LastModifiedTimeBefore", "LastModifiedTime", -1),
+    )
+    for param, member, direction in bounds:
+        if params.get(param) is None:
+            continue
+        bound = _epoch(params[param])
+        value = float(summary[member])
+        if (direction > 0 and value <= bound) or (direction < 0 and value >= bound):
+            return False
+    return True

@@ -1,0 +1,1 @@
+"""Triggers for Amazon SageMaker optimization jobs."""

@@ -1,0 +1,179 @@
+"""Trigger that waits in the triggerer for an optimization job to finish."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from botocore.exceptions import BotoCoreError, ClientError
+
+from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
+from airflow_provider_optjob.hooks.api_errors import (
+    ApiErrorKind,
+    classify_api_error,
+    describe_failure_message,
+)
+from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+from airflow_provider_optjob.job_completion import event_payload
+from airflow_provider_optjob.job_status import is_terminal, trigger_event_status
+from airflow_provider_optjob.outcome import build_job_outcome
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+#: Longest pause between two Describe calls while the API throttles or fails, as a multiple of the
+#: poll interval.
+MAX_BACKOFF_FACTOR = 8.0
+
+
+class SageMakerOptimizationJobTrigger(BaseTrigger):
+    """
+    Poll ``DescribeOptimizationJob`` until the job is terminal or the deadline passes; fire one event.
+
+    The event payload is ``{"status", "job_name", "message", "result"}`` with ``status`` one of
+    ``success`` (``COMPLETED``), ``failed``, ``stopped``, ``timeout`` or ``error``; ``result`` is the
+    job outcome dict for a terminal job, else ``None``.
+
+    Throttling, 5xx answers and connection errors are retried with jittered backoff until the deadline.
+    ``ResourceNotFound`` is tolerated for ``not_found_grace_period`` seconds (eventual consistency right
+    after create). Denied access and bad credentials end the wait at once.
+
+    .. seealso::
+        :doc:`/sensors` for the deferrable sensor that uses it.
+
+    :param job_name: the optimization job's name.
+    :param end_time: the deadline, as a POSIX timestamp (absolute, so a trigger rebuilt after a
+        triggerer restart keeps it).
+    :param poll_interval: seconds between two Describe calls.
+    :param not_found_grace_period: seconds to keep polling a job the API does not find yet.
+    :param aws_conn_id: the Airflow connection with AWS credentials.
+    :param region_name: AWS region; overrides the connection's.
+    :param verify: whether to verify SSL certificates, or a CA bundle path.
+    :param botocore_config: botocore client configuration, as a dict.
+    """
+
+    def __init__(
+        self,
+        job_name: str,
+        end_time: float,
+        poll_interval: float = 30.0,
+        not_found_grace_period: float = 60.0,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.job_name = job_name
+        self.end_time = float(end_time)
+        self.poll_interval = float(poll_interval)
+        self.not_found_grace_period = float(not_found_grace_period)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the class path and the plain keyword arguments that rebuild this trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_name": self.job_name,
+                "end_time": self.end_time,
+                "poll_interval": self.poll_interval,
+                "not_found_grace_period": self.not_found_grace_period,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    def hook(self) -> SageMakerOptimizationJobHook:
+        """Build the hook for this trigger's connection settings (cheap: nothing is looked up yet)."""
+        return SageMakerOptimizationJobHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the job is terminal, the deadline passes, or an error ends the wait."""
+        hook = self.hook()
+        try:
+            async with hook.async_client() as client:
+                payload = await self._poll(hook, client)
+        except OptimizationJobConnectionError as error:
+            payload = self._event("error", str(error))
+        except (ClientError, BotoCoreError) as error:
+            payload = self._event("error", self._describe_setup_failure(error))
+        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def _poll(self, hook: SageMakerOptimizationJobHook, client: Any) -> dict[str, Any]:
+        last_status: str | None = None
+        not_found_since: float | None = None
+        failures_in_a_row = 0
+        while True:
+            delay = self.poll_interval
+            try:
+                response = await hook.async_describe_optimization_job(self.job_name, client)
+            except (ClientError, BotoCoreError) as error:
+                kind = classify_api_error(error)
+                if kind is ApiErrorKind.NOT_FOUND:
+                    not_found_since = not_found_since or time.time()
+                    if time.time() - not_found_since >= self.not_found_grace_period:
+                        return self._event(
+                            "error",
+                            f"{describe_failure_message(self.job_name, kind, error)} It was not found for "
+                            f"{self.not_found_grace_period:g} s.",
+                        )
+                    self.log.info("Optimization job %s is not found yet; polling again.", self.job_name)
+                elif kind is ApiErrorKind.TRANSIENT:
+                    failures_in_a_row += 1
+                    delay = _backoff_delay(self.poll_interval, failures_in_a_row)
+                    self.log.warning(
+                        "Describing optimization job %s failed (%s); retrying in %.1f s.",
+                        self.job_name,
+                        error,
+                        delay,
+                    )
+                else:
+                    return self._event("error", describe_failure_message(self.job_name, kind, error))
+            else:
+                failures_in_a_row = 0
+                not_found_since = None
+                status = response.get("OptimizationJobStatus")
+                if status != last_status:
+                    self.log.info("Optimization job %s is %s.", self.job_name, status)
+                    last_status = status
+                if isinstance(status, str) and is_terminal(status):
+                    outcome = build_job_outcome(response, self.job_name)
+                    message = f"Optimization job {self.job_name!r} ended with status {status}."
+                    if outcome["failure_reason"]:
+                        message = f"{message[:-1]}: {outcome['failure_reason']}"
+                    return self._event(trigger_event_status(status), message, dict(outcome))
+            remaining = self.end_time - time.time()
+            if remaining <= 0:
+                return self._event(
+                    "timeout",
+                    f"Optimization job {self.job_name!r} did not finish before the deadline "
+                    f"(last status: {last_status or 'unknown'}).",
+                )
+            await asyncio.sleep(min(delay, remaining))
+
+    def _event(self, status: str, message: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
+        return event_payload(status, self.job_name, message, result)
+
+    def _describe_setup_failure(self, error: BaseException) -> str:
+        kind = classify_api_error(error)
+        return describe_failure_message(self.job_name, kind, error)
+
+
+def _backoff_delay(poll_interval: float, failures_in_a_row: int) -> float:
+    """Full-jitter exponential backoff, between one poll interval and :data:`MAX_BACKOFF_FACTOR` of them."""
+    ceiling = poll_interval * min(MAX_BACKOFF_FACTOR, 2.0**failures_in_a_row)
+    return random.uniform(poll_interval, max(poll_interval, ceiling))
