@@ -15,6 +15,7 @@ try:
         AirflowSkipException,
         Context,
         PokeReturnValue,
+        mask_secret,
     )
 except ImportError:  # common-compat < 1.8 (Airflow 2.10 / 2.11 under MWAA constraints)
     from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
@@ -25,6 +26,7 @@ except ImportError:  # common-compat < 1.8 (Airflow 2.10 / 2.11 under MWAA const
     )
     from airflow.sensors.base import PokeReturnValue  # type: ignore[no-redef,unused-ignore]
     from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef,unused-ignore]
 
 __all__ = [
     "AirflowException",
@@ -33,4 +35,5 @@ __all__ = [
     "AirflowSkipException",
     "Context",
     "PokeReturnValue",
+    "mask_secret",
 ]

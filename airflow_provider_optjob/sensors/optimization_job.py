@@ -15,7 +15,7 @@ from airflow_provider_optjob.job_check import check_job
 from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_from_trigger_event
 from airflow_provider_optjob.job_name import is_templated, validate_job_name
 from airflow_provider_optjob.job_status import is_terminal
-from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
+from airflow_provider_optjob.job_wait import trigger_for_task
 from airflow_provider_optjob.wait_settings import validate_wait_settings
 
 if TYPE_CHECKING:
@@ -87,15 +87,12 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
         if outcome is not None and is_terminal(outcome["status"]):
             return finish_with_outcome(context, outcome, soft_fail=self.soft_fail)
         self.defer(
-            trigger=SageMakerOptimizationJobTrigger(
-                job_name=self.job_name,
-                end_time=time.time() + self.timeout,
+            trigger=trigger_for_task(
+                self,
+                self.job_name,
                 poll_interval=self.poke_interval,
+                timeout=self.timeout,
                 not_found_grace_period=self.not_found_grace_period,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

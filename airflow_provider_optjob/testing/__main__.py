@@ -6,7 +6,10 @@ import argparse
 import signal
 import sys
 import threading
-from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=5055, help="port to bind; 0 picks a free one (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=5055, help="port to bind; 0 picks a free one (default: %(default)s)"
+    )
     parser.add_argument("--starting-seconds", type=float, default=1.0, help="time in STARTING (default: %(default)s)")
     parser.add_argument(
         "--inprogress-seconds", type=float, default=4.0, help="time in INPROGRESS (default: %(default)s)"

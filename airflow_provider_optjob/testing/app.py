@@ -2,7 +2,8 @@
 
 Requests are routed three ways:
 
-* ``/_emulator/...``: the control API (JSON), used by :class:`~airflow_provider_optjob.testing.control.EmulatorControl`;
+* ``/_emulator/...``: the control API (JSON), used by
+  :class:`~airflow_provider_optjob.testing.control.EmulatorControl`;
 * ``X-Amz-Target: SageMaker.<OptimizationJob operation>``: handled here, against botocore's service model;
 * everything else (other SageMaker operations, STS, ...): delegated to moto's server application.
 
@@ -18,12 +19,11 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wrappers import Request, Response  # noqa: TID253
+from werkzeug.wsgi import get_input_stream  # noqa: TID253
 
 from airflow_provider_optjob.testing.faults import FaultRegistry
 from airflow_provider_optjob.testing.optimization_jobs import (
@@ -41,6 +41,8 @@ from airflow_provider_optjob.testing.protocol import (
 from airflow_provider_optjob.testing.validation import validate_request
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CONTROL_PREFIX = "/_emulator/"
@@ -58,7 +60,7 @@ OPTIMIZATION_JOB_OPERATIONS = frozenset(
 
 def create_moto_app() -> WSGIApplication:
     """Build moto's server WSGI application (the one ``moto_server`` runs), through its public entry point."""
-    from moto.server import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
     return app
@@ -113,7 +115,7 @@ class EmulatorApp:
     # --- state --------------------------------------------------------------------------------------
 
     def call_counts(self) -> dict[str, int]:
-        """Requests received per operation name (faulted and delegated ones included)."""
+        """Return the number of requests received per operation name (faulted and delegated ones included)."""
         with self._calls_lock:
             return dict(self._calls)
 
@@ -136,7 +138,7 @@ class EmulatorApp:
             Client(self._moto_app).post("/moto-api/reset")
 
     def moto_app(self) -> WSGIApplication:
-        """The delegate application, built on first use."""
+        """Return the delegate application, building it on first use."""
         with self._moto_lock:
             if self._moto_app is None:
                 self._moto_app = self._moto_app_factory()
@@ -145,6 +147,7 @@ class EmulatorApp:
     # --- WSGI ---------------------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer one WSGI request."""
         path = str(environ.get("PATH_INFO", ""))
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, path)(environ, start_response)
@@ -154,7 +157,7 @@ class EmulatorApp:
             response = self._aws(environ, request)
         except AwsError as error:
             response = error_response(error, request)
-        except (ConnectionError, socket.timeout):
+        except (TimeoutError, ConnectionError):
             raise
         except Exception as exc:
             traceback.print_exc()
@@ -196,7 +199,7 @@ class EmulatorApp:
         if operation == "DescribeOptimizationJob":
             return self.jobs.describe(params["OptimizationJobName"])
         if operation == "ListOptimizationJobs":
-            return self.jobs.list(params)
+            return self.jobs.list_jobs(params)
         if operation == "StopOptimizationJob":
             self.jobs.stop(params["OptimizationJobName"])
             return None

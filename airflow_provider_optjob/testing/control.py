@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 CONTROL_PATH = "/_emulator"
 
@@ -48,14 +51,12 @@ class EmulatorControl:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", errors="replace")
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 detail = json.loads(detail).get("message", detail)
-            except (ValueError, AttributeError):
-                pass
             raise EmulatorControlError(exc.code, detail) from exc
         return cast("dict[str, Any]", json.loads(body or b"{}"))
 
@@ -64,7 +65,7 @@ class EmulatorControl:
         return f"jobs/{quote(job_name, safe='')}/{action}"
 
     def health(self) -> bool:
-        """Whether the emulator answers."""
+        """Tell whether the emulator answers."""
         try:
             return self._request("GET", "health").get("status") == "ok"
         except (OSError, EmulatorControlError):
@@ -113,9 +114,10 @@ class EmulatorControl:
         omit_optimization_output: bool = False,
         phases: Sequence[tuple[str, float]] | None = None,
     ) -> bool:
-        """Script how the job called ``job_name`` behaves: applies to a job created later with that name, and
-        at once to an existing one (its timeline is rebuilt from its creation time). Scripts last until
-        :meth:`reset`.
+        """Script how the job called ``job_name`` behaves.
+
+        The script applies to a job created later with that name, and at once to an existing one (its timeline
+        is rebuilt from its creation time). Scripts last until :meth:`reset`.
 
         :param job_name: the job name.
         :param final_status: where the job ends up when left alone; ``COMPLETED``, ``FAILED``, or any string.
@@ -168,7 +170,7 @@ class EmulatorControl:
         self._request("POST", self._job_path(job_name, "status"), {"status": status, "seconds": seconds})
 
     def jobs(self) -> list[dict[str, Any]]:
-        """Every job with its current status and timeline (for debugging)."""
+        """Return every job with its current status and timeline (for debugging)."""
         return cast("list[dict[str, Any]]", self._request("GET", "jobs")["jobs"])
 
     def add_fault(
@@ -210,7 +212,7 @@ class EmulatorControl:
         return cast("dict[str, Any]", self._request("POST", "faults", payload)["fault"])
 
     def faults(self) -> list[dict[str, Any]]:
-        """The faults still active."""
+        """Return the faults still active."""
         return cast("list[dict[str, Any]]", self._request("GET", "faults")["faults"])
 
     def clear_faults(self) -> None:
@@ -218,7 +220,7 @@ class EmulatorControl:
         self._request("DELETE", "faults")
 
     def call_counts(self) -> dict[str, int]:
-        """Requests received per operation name, faulted and moto-delegated ones included."""
+        """Return the number of requests received per operation name, faulted and moto-delegated ones included."""
         return cast("dict[str, int]", self._request("GET", "calls")["calls"])
 
     def reset_call_counts(self) -> None:

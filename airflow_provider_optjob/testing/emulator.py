@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
-from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server  # noqa: TID253
 
 from airflow_provider_optjob.testing.app import EmulatorApp
 from airflow_provider_optjob.testing.control import EmulatorControl
 from airflow_provider_optjob.testing.optimization_jobs import Durations
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
     from typing_extensions import Self
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(128)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
 
 
 class _RequestHandler(WSGIRequestHandler):
@@ -69,39 +84,48 @@ class SageMakerEmulator:
 
     @property
     def running(self) -> bool:
-        """Whether the server is serving."""
+        """Tell whether the server is serving."""
         return self._thread is not None and self._thread.is_alive()
 
     @property
     def port(self) -> int:
-        """The port the server listens on (known once started)."""
+        """Return the port the server listens on (known once started)."""
         if self._server is None:
             raise RuntimeError("the emulator is not started")
         return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
-        """The endpoint URL to give boto3 / the Airflow connection, e.g. ``http://127.0.0.1:5055``."""
+        """Return the endpoint URL for boto3 / the Airflow connection, e.g. ``http://127.0.0.1:5055``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     @property
     def control(self) -> EmulatorControl:
-        """An :class:`EmulatorControl` for this emulator (over HTTP, like for an emulator in another process)."""
+        """Return an :class:`EmulatorControl` for this emulator (it talks HTTP, as to another process)."""
         if self._control is None:
             self._control = EmulatorControl(self.url)
         return self._control
 
     def start(self) -> Self:
-        """Bind and serve in a daemon thread; returns at once, ready to answer.
+        """Bind and serve in a daemon thread; return at once, ready to answer.
 
         :raises OSError: if the address cannot be bound.
         """
         if self._server is not None:
             return self
-        server = make_server(
-            self.host, self._requested_port, self.app, threaded=True, request_handler=_RequestHandler
-        )
+        listener = _listen(self.host, self._requested_port)
+        try:
+            server = make_server(
+                self.host,
+                listener.getsockname()[1],
+                self.app,
+                threaded=True,
+                request_handler=_RequestHandler,
+                fd=listener.fileno(),
+            )
+        finally:
+            listener.close()
         server_any: Any = server
         server_any.log_requests = self.log_requests
         self._server = server

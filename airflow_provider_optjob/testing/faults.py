@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_optjob.testing.protocol import ACCOUNT_ID, AwsError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 THROTTLE = "throttle"
 SERVER_ERROR = "server_error"
@@ -56,13 +58,13 @@ class Fault:
     fired: int = 0
 
     def active(self, now: float) -> bool:
-        """Whether the fault still applies (count not used up, time window not over)."""
+        """Tell whether the fault still applies (count not used up, time window not over)."""
         if self.count is not None and self.fired >= self.count:
             return False
         return self.seconds is None or now < self.set_at + self.seconds
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form of the fault."""
+        """Return the JSON form of the fault."""
         return asdict(self)
 
 
@@ -99,18 +101,16 @@ def _fault_error(fault: Fault, operation: str, job_name: str | None) -> AwsError
             "AccessDeniedException",
             fault.message
             or (
-                f"User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/emulator/testing is not authorized to perform: "
-                f"sagemaker:{operation} on resource: {resource} because no identity-based policy allows the "
-                f"sagemaker:{operation} action"
+                f"User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/emulator/testing is not authorized to "
+                f"perform: sagemaker:{operation} on resource: {resource} because no identity-based policy "
+                f"allows the sagemaker:{operation} action"
             ),
         )
     if fault.kind == EXPIRED_TOKEN:
         return AwsError(
             "ExpiredTokenException", fault.message or "The security token included in the request is expired"
         )
-    return AwsError(
-        "ResourceNotFound", fault.message or f"Could not find optimization job '{job_name or ''}'."
-    )
+    return AwsError("ResourceNotFound", fault.message or f"Could not find optimization job '{job_name or ''}'.")
 
 
 class FaultRegistry:
@@ -174,7 +174,7 @@ class FaultRegistry:
             self._faults.clear()
 
     def list(self) -> list[dict[str, Any]]:
-        """The faults still active, in JSON form."""
+        """Return the faults still active, in JSON form."""
         with self._lock:
             now = self._clock()
             self._faults = [f for f in self._faults if f.active(now)]

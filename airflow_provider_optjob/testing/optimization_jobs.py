@@ -13,13 +13,15 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.utils import parse_to_aware_datetime
 
 from airflow_provider_optjob.testing.protocol import ACCOUNT_ID, AwsError, validation_error
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 STARTING = "STARTING"
 INPROGRESS = "INPROGRESS"
@@ -55,7 +57,7 @@ _ECHOED_MEMBERS = (
 
 
 def default_inference_image(region: str, instance_type: str) -> str:
-    """A plausible ``RecommendedInferenceImage`` for a region and deployment instance type.
+    """Return a plausible ``RecommendedInferenceImage`` for a region and deployment instance type.
 
     :param region: the AWS region of the job.
     :param instance_type: the job's ``DeploymentInstanceType``.
@@ -175,18 +177,18 @@ class Job:
     failure_reason: str | None = None
 
     def phase_at(self, now: float) -> Phase:
-        """The phase in effect at ``now`` (the first one before creation, the last one after the end)."""
+        """Return the phase in effect at ``now`` (the first before creation, the last after the end)."""
         for phase in self.phases:
             if phase.end is None or now < phase.end:
                 return phase
         return self.phases[-1]
 
     def status_at(self, now: float) -> str:
-        """The job's status at ``now``."""
+        """Return the job's status at ``now``."""
         return self.phase_at(now).status
 
     def start_time(self, now: float) -> float | None:
-        """``OptimizationStartTime``: when the job first reached ``INPROGRESS`` (or ``COMPLETED``), if it has."""
+        """Return ``OptimizationStartTime``: when the job first reached ``INPROGRESS`` or ``COMPLETED``."""
         for phase in self.phases:
             if phase.start > now:
                 break
@@ -195,7 +197,7 @@ class Job:
         return None
 
     def end_time(self, now: float) -> float | None:
-        """``OptimizationEndTime``: when the job reached its terminal status, if it has."""
+        """Return ``OptimizationEndTime``: when the job reached its terminal status, if it has."""
         phase = self.phase_at(now)
         if phase.status in TERMINAL_STATUSES and phase.start <= now:
             return phase.start
@@ -205,7 +207,7 @@ class Job:
         """Replace the timeline from ``now`` on with ``new`` phases.
 
         :param now: the splice point.
-        :param new: ``(status, seconds)`` phases; ``seconds=None`` makes a phase open-ended (and must be last).
+        :param new: ``(status, seconds)`` phases; ``seconds=None`` makes a phase open-ended (it must be last).
         :param resume: after the new phases, continue with what was left of the old timeline.
         """
         now = max(now, self.created)
@@ -256,7 +258,7 @@ class Job:
         )
 
     def optimization_types(self) -> list[str]:
-        """``OptimizationTypes`` derived from the keys of ``OptimizationConfigs``."""
+        """Return ``OptimizationTypes``, derived from the keys of ``OptimizationConfigs``."""
         types: list[str] = []
         for config in self.request.get("OptimizationConfigs", []):
             for key in config:
@@ -266,21 +268,21 @@ class Job:
         return types
 
     def describe(self, now: float) -> dict[str, Any]:
-        """The DescribeOptimizationJob response at ``now`` (timestamps as epoch seconds)."""
+        """Return the DescribeOptimizationJob response at ``now`` (timestamps as epoch seconds)."""
         phase = self.phase_at(now)
         status = phase.status
         result: dict[str, Any] = {
             "OptimizationJobArn": self.arn,
             "OptimizationJobStatus": status,
             "OptimizationJobName": self.name,
-            "CreationTime": self.created,
-            "LastModifiedTime": max(self.created, phase.start),
+            "CreationTime": _ms(self.created),
+            "LastModifiedTime": _ms(max(self.created, phase.start)),
         }
         start, end = self.start_time(now), self.end_time(now)
         if start is not None:
-            result["OptimizationStartTime"] = start
+            result["OptimizationStartTime"] = _ms(start)
         if end is not None:
-            result["OptimizationEndTime"] = end
+            result["OptimizationEndTime"] = _ms(end)
         if status == FAILED:
             result["FailureReason"] = self.failure_reason or DEFAULT_FAILURE_REASON
         for member in _ECHOED_MEMBERS:
@@ -294,9 +296,9 @@ class Job:
         return result
 
     def summary(self, now: float) -> dict[str, Any]:
-        """The ListOptimizationJobs summary of this job at ``now``."""
+        """Return the ListOptimizationJobs summary of this job at ``now``."""
         described = self.describe(now)
-        summary = {
+        summary: dict[str, Any] = {
             key: described[key]
             for key in (
                 "OptimizationJobName",
@@ -313,6 +315,10 @@ class Job:
         }
         summary["OptimizationTypes"] = self.optimization_types()
         return summary
+
+
+def _ms(timestamp: float) -> float:
+    return round(timestamp, 3)
 
 
 def _not_found(name: str) -> AwsError:
@@ -352,7 +358,7 @@ class OptimizationJobStore:
         self._scripts: dict[str, JobScript] = {}
 
     def now(self) -> float:
-        """The current time of the store's clock."""
+        """Return the current time of the store's clock."""
         return self._clock()
 
     def reset(self) -> None:
@@ -420,8 +426,10 @@ class OptimizationJobStore:
             return self._get(name).describe(self.now())
 
     def stop(self, name: str) -> None:
-        """StopOptimizationJob: ``STARTING``/``INPROGRESS`` (or any non-terminal status) goes ``STOPPING`` then
-        ``STOPPED``; stopping a ``STOPPING`` job is a no-op; stopping a terminal job is a ``ValidationException``.
+        """StopOptimizationJob.
+
+        A job in ``STARTING``/``INPROGRESS`` (or any non-terminal status) goes ``STOPPING``, then ``STOPPED``.
+        Stopping a ``STOPPING`` job is a no-op; stopping a terminal job is a ``ValidationException``.
 
         :param name: the job name.
         """
@@ -453,7 +461,7 @@ class OptimizationJobStore:
                 )
             del self._jobs[name]
 
-    def list(self, params: dict[str, Any]) -> dict[str, Any]:
+    def list_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListOptimizationJobs with filters, sorting and ``NextToken`` pagination.
 
         :param params: the validated request.
@@ -512,8 +520,9 @@ class OptimizationJobStore:
             job.splice(self.now(), [(status, None)])
 
     def set_status(self, name: str, status: str, seconds: float | None = None) -> None:
-        """Give a job an arbitrary status now, for ``seconds`` (then the rest of its timeline resumes) or for
-        good (``seconds=None``).
+        """Give a job an arbitrary status now.
+
+        The status holds for ``seconds`` (then the rest of the timeline resumes), or for good if ``None``.
 
         :param name: the job name.
         :param status: any status string, including ones the API does not list (e.g. ``PAUSED``).
@@ -524,7 +533,7 @@ class OptimizationJobStore:
             job.splice(self.now(), [(status, seconds)], resume=seconds is not None)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every job's status and timeline, for the control API."""
+        """Return every job's status and timeline, for the control API."""
         with self._lock:
             now = self.now()
             return [
@@ -532,9 +541,7 @@ class OptimizationJobStore:
                     "name": job.name,
                     "status": job.status_at(now),
                     "created": job.created,
-                    "phases": [
-                        {"status": p.status, "start": p.start, "end": p.end} for p in job.phases
-                    ],
+                    "phases": [{"status": p.status, "start": p.start, "end": p.end} for p in job.phases],
                 }
                 for job in self._jobs.values()
             ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Response  # noqa: TID253
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_REGION = "us-east-1"
@@ -88,7 +90,8 @@ def _query_action(environ: Mapping[str, Any], body: bytes) -> str | None:
 def region_from_authorization(header: str | None) -> str:
     """Extract the region from a SigV4 ``Authorization`` header's credential scope.
 
-    :param header: the header value, e.g. ``AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-1/sagemaker/aws4_request, ...``.
+    :param header: the header value, e.g.
+        ``AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-1/sagemaker/aws4_request, ...``.
     :return: the region, or ``us-east-1`` when the header is missing or not SigV4.
     """
     if not header or "Credential=" not in header:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from airflow_provider_optjob.testing.emulator import SageMakerEmulator
 
 OPTJOB_CONN_ID = "aws_default"
@@ -45,7 +46,7 @@ def sagemaker_emulator_options() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def sagemaker_emulator(sagemaker_emulator_options: dict[str, Any]) -> Iterator[SageMakerEmulator]:
-    """A SageMaker emulator serving on a free loopback port for the whole test session."""
+    """Serve a SageMaker emulator on a free loopback port for the whole test session."""
     from airflow_provider_optjob.testing.emulator import SageMakerEmulator
 
     emulator = SageMakerEmulator(**sagemaker_emulator_options)
@@ -57,8 +58,8 @@ def sagemaker_emulator(sagemaker_emulator_options: dict[str, Any]) -> Iterator[S
 
 
 @pytest.fixture
-def optjob_aws_conn(sagemaker_emulator: SageMakerEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Reset the emulator and point the ``aws_default`` Airflow connection (and the AWS SDK environment) at it.
+def optjob_aws_conn(sagemaker_emulator: SageMakerEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Reset the emulator; point the ``aws_default`` Airflow connection and the AWS SDK environment at it.
 
     Sets ``AIRFLOW_CONN_AWS_DEFAULT`` (login/password ``testing``, ``endpoint_url`` and ``region_name`` in the
     extras), ``AWS_DEFAULT_REGION=us-east-1``, dummy ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
@@ -82,4 +83,4 @@ def optjob_aws_conn(sagemaker_emulator: SageMakerEmulator, monkeypatch: pytest.M
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    yield OPTJOB_CONN_ID
+    return OPTJOB_CONN_ID

@@ -56,25 +56,24 @@ def _check_constraints(value: Any, shape: Shape, path: str, errors: list[str]) -
                 _check_constraints(value[name], member, f"{path}.{name}" if path else name, errors)
     elif isinstance(shape, ListShape) and isinstance(value, list):
         if "max" in metadata and len(value) > metadata["max"]:
-            errors.append(
-                _constraint(value, path, f"Member must have length less than or equal to {metadata['max']}")
-            )
+            errors.append(_constraint(value, path, f"Member must have length less than or equal to {metadata['max']}"))
         for index, item in enumerate(value):
             _check_constraints(item, shape.member, f"{path}.{index + 1}.member", errors)
     elif isinstance(shape, MapShape) and isinstance(value, dict):
         if "max" in metadata and len(value) > metadata["max"]:
-            errors.append(
-                _constraint(value, path, f"Member must have length less than or equal to {metadata['max']}")
-            )
+            errors.append(_constraint(value, path, f"Member must have length less than or equal to {metadata['max']}"))
         for key, item in value.items():
             _check_constraints(item, shape.value, f"{path}.{key}", errors)
     elif shape.type_name == "string" and isinstance(value, str):
         _check_string(value, shape, path, errors)
-    elif shape.type_name in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool):
-        if "max" in metadata and value > metadata["max"]:
-            errors.append(
-                _constraint(value, path, f"Member must have value less than or equal to {metadata['max']}")
-            )
+    elif (
+        shape.type_name in ("integer", "long")
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and "max" in metadata
+        and value > metadata["max"]
+    ):
+        errors.append(_constraint(value, path, f"Member must have value less than or equal to {metadata['max']}"))
 
 
 def _check_string(value: str, shape: Shape, path: str, errors: list[str]) -> None:
@@ -84,9 +83,7 @@ def _check_string(value: str, shape: Shape, path: str, errors: list[str]) -> Non
         errors.append(_constraint(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
         return
     if "max" in metadata and len(value) > metadata["max"]:
-        errors.append(
-            _constraint(value, path, f"Member must have length less than or equal to {metadata['max']}")
-        )
+        errors.append(_constraint(value, path, f"Member must have length less than or equal to {metadata['max']}"))
         return
     pattern = metadata.get("pattern")
     if pattern:

@@ -53,6 +53,8 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
     :param region_name: AWS region; overrides the connection's.
     :param verify: whether to verify SSL certificates, or a CA bundle path.
     :param botocore_config: botocore client configuration, as a dict.
+    :param stop_job_on_kill: stop the job when a user kills the deferred task (on Airflow versions whose
+        triggerer calls ``on_kill``); set by the operator that created the job, not by sensors.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         region_name: str | None = None,
         verify: bool | str | None = None,
         botocore_config: dict[str, Any] | None = None,
+        stop_job_on_kill: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.job_name = job_name
@@ -75,6 +78,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         self.region_name = region_name
         self.verify = verify
         self.botocore_config = botocore_config
+        self.stop_job_on_kill = stop_job_on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and the plain keyword arguments that rebuild this trigger."""
@@ -89,6 +93,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
                 "region_name": self.region_name,
                 "verify": self.verify,
                 "botocore_config": self.botocore_config,
+                "stop_job_on_kill": self.stop_job_on_kill,
             },
         )
 
@@ -112,6 +117,19 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         except (ClientError, BotoCoreError) as error:
             payload = self._event("error", self._describe_setup_failure(error))
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def on_kill(self) -> None:
+        """Stop the job when a user kills the deferred task and this trigger's task created it."""
+        if not self.stop_job_on_kill:
+            return
+        hook = self.hook()
+        async with hook.async_client() as client:
+            try:
+                await client.stop_optimization_job(OptimizationJobName=self.job_name)
+            except (ClientError, BotoCoreError) as error:
+                self.log.warning("Could not stop optimization job %s: %s", self.job_name, error)
+            else:
+                self.log.info("Asked SageMaker to stop optimization job %s.", self.job_name)
 
     async def _poll(self, hook: SageMakerOptimizationJobHook, client: Any) -> dict[str, Any]:
         last_status: str | None = None

@@ -1,0 +1,354 @@
+"""Operators for Amazon SageMaker optimization jobs: create (and wait), read the result, stop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from botocore.exceptions import BotoCoreError, ClientError
+
+from airflow_provider_optjob.compat import AirflowException, Context
+from airflow_provider_optjob.exceptions import OptimizationJobNotFinishedError, OptimizationJobNotFoundError
+from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error, error_code
+from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_from_trigger_event, push_outcome
+from airflow_provider_optjob.job_config import mask_environment_secrets, validate_create_config
+from airflow_provider_optjob.job_name import is_templated, validate_job_name
+from airflow_provider_optjob.job_status import is_terminal
+from airflow_provider_optjob.job_wait import trigger_for_task, wait_on_worker
+from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
+from airflow_provider_optjob.outcome import OptimizationJobOutcome
+from airflow_provider_optjob.wait_settings import validate_wait_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+IF_EXISTS_CHOICES = ("attach", "fail")
+DEFAULT_MAX_WAIT_SECONDS = 60 * 60 * 24
+
+
+class _OptimizationJobOperator(AwsBaseOperator[SageMakerOptimizationJobHook]):
+    """What every optimization-job operator shares: the hook, and describing a job with clear errors."""
+
+    aws_hook_class = SageMakerOptimizationJobHook
+
+    def _describe_outcome(self, job_name: str) -> OptimizationJobOutcome:
+        try:
+            return self.hook.get_job_outcome(job_name)
+        except ClientError as error:
+            if classify_api_error(error) is ApiErrorKind.NOT_FOUND:
+                raise OptimizationJobNotFoundError(
+                    f"No optimization job named {job_name!r} in region {self.hook.conn_region_name} "
+                    f"(connection {self.aws_conn_id!r}): check the name, the region and the account."
+                ) from error
+            raise
+
+    def _persist_link(self, context: Context, job_name: str) -> None:
+        SageMakerOptimizationJobLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            job_name=job_name,
+        )
+
+
+class SageMakerOptimizationJobResultOperator(_OptimizationJobOperator):
+    """
+    Describe a finished optimization job and push its outcome to XCom.
+
+    The outcome dict is the task's ``return_value``; the keys ``status``,
+    ``recommended_inference_image``, ``failure_reason`` and ``job_result`` are pushed first. A
+    ``FAILED`` or ``STOPPED`` job fails the task with
+    :class:`~airflow_provider_optjob.exceptions.OptimizationJobFailedError`, unless
+    ``fail_on_job_failure=False`` (then the task returns the outcome, for branching). A job that is still
+    running is an error: wait for it first with
+    :class:`~airflow_provider_optjob.sensors.optimization_job.SageMakerOptimizationJobSensor`.
+
+    .. seealso::
+        :doc:`/operators`
+
+    :param job_name: the optimization job's name (templated).
+    :param fail_on_job_failure: fail the task when the job ended ``FAILED`` or ``STOPPED``.
+    :param aws_conn_id: the Airflow connection with AWS credentials (templated).
+    :param region_name: AWS region; overrides the connection's (templated).
+    :param verify: whether to verify SSL certificates, or a CA bundle path (templated).
+    :param botocore_config: botocore client configuration, as a dict.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("job_name")
+    operator_extra_links = (SageMakerOptimizationJobLink(),)
+
+    def __init__(self, *, job_name: str, fail_on_job_failure: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not is_templated(job_name):
+            validate_job_name(job_name)
+        self.job_name = job_name
+        self.fail_on_job_failure = fail_on_job_failure
+
+    def execute(self, context: Context) -> OptimizationJobOutcome:
+        """Describe the job; push and return its outcome, or fail as the class docstring says."""
+        validate_job_name(self.job_name)
+        self.hook.check_connection_exists()
+        outcome = self._describe_outcome(self.job_name)
+        self._persist_link(context, self.job_name)
+        if not is_terminal(outcome["status"]):
+            raise OptimizationJobNotFinishedError(
+                f"Optimization job {self.job_name!r} is {outcome['status']}, not finished. Wait for it first "
+                "with SageMakerOptimizationJobSensor (or SageMakerCreateOptimizationJobOperator with "
+                "wait_for_completion=True)."
+            )
+        return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)
+
+
+class SageMakerCreateOptimizationJobOperator(_OptimizationJobOperator):
+    """
+    Create an optimization job and, by default, wait for it without holding a worker slot.
+
+    Retries are safe: if a job with the configured name already exists (a retried task, or a worker
+    that died after creating it), ``if_exists="attach"`` waits on that job instead of creating another;
+    ``if_exists="fail"`` fails with a clear error. Give each DAG run its own job name (for example
+    ``"quantize-{{ ds_nodash }}"``) so that a new run does not attach to an older run's job.
+
+    When waiting, the task ends exactly like
+    :class:`~airflow_provider_optjob.sensors.optimization_job.SageMakerOptimizationJobSensor`: the same
+    outcome dict as ``return_value``, the same XCom keys pushed first, and
+    :class:`~airflow_provider_optjob.exceptions.OptimizationJobFailedError` for ``FAILED``/``STOPPED``
+    jobs. Values of ``OptimizationEnvironment`` and of every ``OverrideEnvironment`` are registered with
+    Airflow's secrets masker. Killing the task stops the job.
+
+    .. seealso::
+        :doc:`/operators`
+
+    :param config: the ``CreateOptimizationJob`` request (templated; shown as JSON in the UI).
+    :param wait_for_completion: wait until the job is terminal.
+    :param deferrable: wait in the triggerer instead of on the worker.
+    :param poke_interval: seconds between two checks while waiting.
+    :param max_wait: seconds to wait in all before the task fails.
+    :param not_found_grace_period: seconds during which "job not found" right after create is tolerated.
+    :param if_exists: ``"attach"`` (wait on an existing job of that name) or ``"fail"``.
+    :param fail_on_job_failure: fail the task when the job ended ``FAILED`` or ``STOPPED``.
+    :param aws_conn_id: the Airflow connection with AWS credentials (templated).
+    :param region_name: AWS region; overrides the connection's (templated).
+    :param verify: whether to verify SSL certificates, or a CA bundle path (templated).
+    :param botocore_config: botocore client configuration, as a dict.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("config")
+    template_fields_renderers = {"config": "json"}
+    operator_extra_links = (SageMakerOptimizationJobLink(),)
+    ui_color = "#66c3ff"
+
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any],
+        wait_for_completion: bool = True,
+        deferrable: bool = True,
+        poke_interval: float = 60,
+        max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+        not_found_grace_period: float = 60,
+        if_exists: Literal["attach", "fail"] = "attach",
+        fail_on_job_failure: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_exists not in IF_EXISTS_CHOICES:
+            raise ValueError(f"if_exists must be one of {', '.join(map(repr, IF_EXISTS_CHOICES))}, got {if_exists!r}.")
+        validate_wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=not_found_grace_period)
+        if not is_templated(config):
+            validate_create_config(config)
+            mask_environment_secrets(config)
+        self.config = config
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poke_interval = poke_interval
+        self.max_wait = max_wait
+        self.not_found_grace_period = not_found_grace_period
+        self.if_exists = if_exists
+        self.fail_on_job_failure = fail_on_job_failure
+        self._job_name: str | None = None
+
+    def execute(self, context: Context) -> OptimizationJobOutcome:
+        """Create (or attach to) the job, then wait for it as configured."""
+        config = validate_create_config(self.config)
+        mask_environment_secrets(config)
+        self.hook.check_connection_exists()
+        job_name: str = config["OptimizationJobName"]
+        self._job_name = job_name
+        self._create_or_attach(config)
+        self._persist_link(context, job_name)
+        if not self.wait_for_completion:
+            return self._describe_outcome(job_name)
+        if not self.deferrable:
+            outcome = wait_on_worker(
+                self.hook,
+                job_name,
+                poll_interval=self.poke_interval,
+                timeout=self.max_wait,
+                not_found_grace_period=self.not_found_grace_period,
+                log=self.log,
+            )
+            return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)
+        self.defer(
+            trigger=trigger_for_task(
+                self,
+                job_name,
+                poll_interval=self.poke_interval,
+                timeout=self.max_wait,
+                not_found_grace_period=self.not_found_grace_period,
+                stop_job_on_kill=True,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.max_wait),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> OptimizationJobOutcome:
+        """
+        Resume after the trigger fired: return the outcome of a completed job, fail closed otherwise.
+
+        :param context: the task's context.
+        :param event: the trigger event payload.
+        """
+        job_name = self._job_name or str(self.config.get("OptimizationJobName", "?"))
+        outcome = outcome_from_trigger_event(event, job_name)
+        return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)
+
+    def on_kill(self) -> None:
+        """Stop the job this task created or attached to, if it is still running."""
+        if self._job_name is None:
+            return
+        try:
+            self.hook.stop_optimization_job(self._job_name)
+        except (ClientError, BotoCoreError) as error:
+            self.log.warning("Could not stop optimization job %s: %s", self._job_name, error)
+        else:
+            self.log.info("Asked SageMaker to stop optimization job %s.", self._job_name)
+
+    def _create_or_attach(self, config: dict[str, Any]) -> None:
+        job_name = config["OptimizationJobName"]
+        try:
+            response = self.hook.create_optimization_job(config)
+        except ClientError as error:
+            if error_code(error) != "ResourceInUse":
+                raise
+            if self.if_exists == "fail":
+                raise AirflowException(
+                    f"An optimization job named {job_name!r} already exists and if_exists='fail'. Use a new "
+                    "name (for example one templated with the run's date), or if_exists='attach' to wait on "
+                    "the existing job."
+                ) from error
+            self.log.info("Optimization job %s already exists; attaching to it instead of creating one.", job_name)
+            return
+        self.log.info("Created optimization job %s (%s).", job_name, response.get("OptimizationJobArn"))
+
+
+class SageMakerStopOptimizationJobOperator(_OptimizationJobOperator):
+    """
+    Stop an optimization job; optionally wait until it has stopped.
+
+    Stopping a job that has already finished is not an error: the task logs the job's status and
+    succeeds. The task returns the job's outcome dict (and, once the job is terminal, pushes the same
+    XCom keys as the sensor); a job that ends ``STOPPED`` here is what was asked for, so it does not fail
+    the task.
+
+    .. seealso::
+        :doc:`/operators`
+
+    :param job_name: the optimization job's name (templated).
+    :param wait_for_completion: wait until the job is terminal (normally ``STOPPED``).
+    :param deferrable: wait in the triggerer instead of on the worker.
+    :param poke_interval: seconds between two checks while waiting.
+    :param max_wait: seconds to wait in all before the task fails.
+    :param aws_conn_id: the Airflow connection with AWS credentials (templated).
+    :param region_name: AWS region; overrides the connection's (templated).
+    :param verify: whether to verify SSL certificates, or a CA bundle path (templated).
+    :param botocore_config: botocore client configuration, as a dict.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("job_name")
+    operator_extra_links = (SageMakerOptimizationJobLink(),)
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        wait_for_completion: bool = False,
+        deferrable: bool = True,
+        poke_interval: float = 30,
+        max_wait: float = 60 * 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        validate_wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=0)
+        if not is_templated(job_name):
+            validate_job_name(job_name)
+        self.job_name = job_name
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poke_interval = poke_interval
+        self.max_wait = max_wait
+
+    def execute(self, context: Context) -> OptimizationJobOutcome:
+        """Stop the job unless it has finished; wait for it if asked."""
+        validate_job_name(self.job_name)
+        self.hook.check_connection_exists()
+        outcome = self._describe_outcome(self.job_name)
+        self._persist_link(context, self.job_name)
+        if is_terminal(outcome["status"]):
+            self.log.info(
+                "Optimization job %s has already ended (%s); nothing to stop.", self.job_name, outcome["status"]
+            )
+            push_outcome(context, outcome)
+            return outcome
+        self._stop()
+        if not self.wait_for_completion:
+            return self._describe_outcome(self.job_name)
+        if not self.deferrable:
+            outcome = wait_on_worker(
+                self.hook,
+                self.job_name,
+                poll_interval=self.poke_interval,
+                timeout=self.max_wait,
+                not_found_grace_period=0,
+                log=self.log,
+            )
+            push_outcome(context, outcome)
+            return outcome
+        self.defer(
+            trigger=trigger_for_task(
+                self, self.job_name, poll_interval=self.poke_interval, timeout=self.max_wait, not_found_grace_period=0
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.max_wait),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> OptimizationJobOutcome:
+        """
+        Resume after the trigger fired: push and return the outcome of the (now terminal) job.
+
+        :param context: the task's context.
+        :param event: the trigger event payload.
+        """
+        outcome = outcome_from_trigger_event(event, self.job_name)
+        push_outcome(context, outcome)
+        return outcome
+
+    def _stop(self) -> None:
+        try:
+            self.hook.stop_optimization_job(self.job_name)
+        except ClientError as error:
+            if error_code(error) != "ValidationException":
+                raise
+            self.log.info("SageMaker did not stop optimization job %s: %s", self.job_name, error)
+        else:
+            self.log.info("Asked SageMaker to stop optimization job %s.", self.job_name)
+
+
+__all__ = [
+    "SageMakerCreateOptimizationJobOperator",
+    "SageMakerOptimizationJobResultOperator",
+    "SageMakerStopOptimizationJobOperator",
+]

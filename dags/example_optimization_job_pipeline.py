@@ -1,0 +1,156 @@
+"""
+Optimize a model with an Amazon SageMaker optimization job, then deploy what it recommends.
+
+create the job -> wait for it in the triggerer (deferrable sensor) -> read its outcome -> register a
+SageMaker model with the recommended inference image and the optimized artifacts -> endpoint config
+-> endpoint -> report. Every value handed on travels through XCom.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.sagemaker import (
+    SageMakerEndpointConfigOperator,
+    SageMakerEndpointOperator,
+    SageMakerModelOperator,
+)
+
+from airflow_provider_optjob.operators.optimization_job import (
+    SageMakerCreateOptimizationJobOperator,
+    SageMakerOptimizationJobResultOperator,
+)
+from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
+
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2
+    from airflow import DAG  # type: ignore[attr-defined,no-redef,unused-ignore]
+    from airflow.decorators import task  # type: ignore[attr-defined,no-redef,unused-ignore]
+
+AWS_CONN_ID = os.environ.get("OPTJOB_EXAMPLE_AWS_CONN_ID", "aws_default")
+ROLE_ARN = os.environ.get("OPTJOB_EXAMPLE_ROLE_ARN", "arn:aws:iam::123456789012:role/SageMakerOptimization")
+MODEL_S3_URI = os.environ.get("OPTJOB_EXAMPLE_MODEL_S3_URI", "s3://example-models/llama-3-8b/")
+OUTPUT_S3_URI = os.environ.get("OPTJOB_EXAMPLE_OUTPUT_S3_URI", "s3://example-models/optimized/")
+POKE_INTERVAL_SECONDS = float(os.environ.get("OPTJOB_EXAMPLE_POKE_INTERVAL", "60"))
+
+JOB_NAME = "quantize-llama-{{ ts_nodash }}"
+RESULT_TASK = "optimization_result"
+
+# [START howto_optimization_job_config]
+OPTIMIZATION_JOB_CONFIG: dict[str, Any] = {
+    "OptimizationJobName": JOB_NAME,
+    "RoleArn": ROLE_ARN,
+    "ModelSource": {"S3": {"S3Uri": MODEL_S3_URI}},
+    "DeploymentInstanceType": "ml.g4dn.2xlarge",
+    "OptimizationConfigs": [
+        {"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}},
+    ],
+    "OutputConfig": {"S3OutputLocation": OUTPUT_S3_URI},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 36000},
+}
+# [END howto_optimization_job_config]
+
+with DAG(
+    dag_id="example_optimization_job_pipeline",
+    description="Optimize a model with SageMaker, then deploy the recommended image.",
+    start_date=datetime(2026, 1, 1),
+    schedule=None,
+    catchup=False,
+    tags=["example", "sagemaker", "optimization-job"],
+) as dag:
+    # [START howto_operator_create_optimization_job]
+    create_job = SageMakerCreateOptimizationJobOperator(
+        task_id="create_optimization_job",
+        config=OPTIMIZATION_JOB_CONFIG,
+        wait_for_completion=False,
+        aws_conn_id=AWS_CONN_ID,
+    )
+    # [END howto_operator_create_optimization_job]
+
+    # [START howto_sensor_optimization_job]
+    wait_for_job = SageMakerOptimizationJobSensor(
+        task_id="wait_for_optimization_job",
+        job_name=JOB_NAME,
+        deferrable=True,
+        poke_interval=POKE_INTERVAL_SECONDS,
+        timeout=60 * 60 * 12,
+        aws_conn_id=AWS_CONN_ID,
+    )
+    # [END howto_sensor_optimization_job]
+
+    # [START howto_operator_optimization_job_result]
+    job_result = SageMakerOptimizationJobResultOperator(
+        task_id=RESULT_TASK,
+        job_name=JOB_NAME,
+        aws_conn_id=AWS_CONN_ID,
+    )
+    # [END howto_operator_optimization_job_result]
+
+    # [START howto_deploy_from_optimization_job]
+    register_model = SageMakerModelOperator(
+        task_id="register_optimized_model",
+        config={
+            "ModelName": "{{ ti.xcom_pull(task_ids='optimization_result')['job_name'] }}",
+            "ExecutionRoleArn": ROLE_ARN,
+            "PrimaryContainer": {
+                "Image": "{{ ti.xcom_pull(task_ids='optimization_result', key='recommended_inference_image') }}",
+                "ModelDataSource": {
+                    "S3DataSource": {
+                        "S3Uri": "{{ ti.xcom_pull(task_ids='optimization_result')['output_s3_uri'] }}",
+                        "S3DataType": "S3Prefix",
+                        "CompressionType": "None",
+                    }
+                },
+            },
+        },
+        aws_conn_id=AWS_CONN_ID,
+    )
+    # [END howto_deploy_from_optimization_job]
+
+    create_endpoint_config = SageMakerEndpointConfigOperator(
+        task_id="create_endpoint_config",
+        config={
+            "EndpointConfigName": "{{ ti.xcom_pull(task_ids='optimization_result')['job_name'] }}",
+            "ProductionVariants": [
+                {
+                    "VariantName": "optimized",
+                    "ModelName": "{{ ti.xcom_pull(task_ids='optimization_result')['job_name'] }}",
+                    "InstanceType": "{{ ti.xcom_pull(task_ids='optimization_result')['deployment_instance_type'] }}",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        },
+        aws_conn_id=AWS_CONN_ID,
+    )
+
+    create_endpoint = SageMakerEndpointOperator(
+        task_id="create_endpoint",
+        config={
+            "EndpointName": "{{ ti.xcom_pull(task_ids='optimization_result')['job_name'] }}",
+            "EndpointConfigName": "{{ ti.xcom_pull(task_ids='optimization_result')['job_name'] }}",
+        },
+        wait_for_completion=True,
+        check_interval=2,
+        aws_conn_id=AWS_CONN_ID,
+    )
+
+    @task(task_id="report_deployment")
+    def report_deployment(result: dict[str, Any], endpoint_response: dict[str, Any]) -> dict[str, Any]:
+        """Summarize what was deployed from which optimization job."""
+        endpoint = endpoint_response["Endpoint"]
+        summary = {
+            "optimization_job": result["job_name"],
+            "recommended_inference_image": result["recommended_inference_image"],
+            "optimized_model_s3_uri": result["output_s3_uri"],
+            "endpoint_name": endpoint["EndpointName"],
+            "endpoint_status": endpoint["EndpointStatus"],
+        }
+        print(f"Deployed: {summary}")
+        return summary
+
+    report_deployment(job_result.output, create_endpoint.output)
+
+    create_job >> wait_for_job >> job_result >> register_model >> create_endpoint_config >> create_endpoint

@@ -1,0 +1,42 @@
+"""Test session setup: an isolated Airflow home and database, and the SageMaker emulator fixtures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_AIRFLOW_HOME = Path(os.environ.get("OPTJOB_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="optjob-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).parent.parent / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}")
+os.environ.setdefault("OPTJOB_EXAMPLE_POKE_INTERVAL", "0.5")
+
+import pytest  # noqa: E402
+
+pytest_plugins = ["airflow_provider_optjob.testing.pytest_plugin"]
+
+
+@pytest.fixture(scope="session")
+def sagemaker_emulator_options() -> dict[str, float]:
+    """Fast job lifecycles for tests: a job completes about a second after it is created."""
+    return {"starting_seconds": 0.3, "inprogress_seconds": 0.7, "stopping_seconds": 0.3}
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Create the Airflow metadata database once per session (needed by ``dag.test()``)."""
+    marker = _AIRFLOW_HOME / ".db-migrated"
+    if not marker.exists():
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+        )
+        marker.touch()
+    return _AIRFLOW_HOME

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
+from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+from airflow_provider_optjob.hooks.shared_async_client import shared_client_count
+from airflow_provider_optjob.job_name import InvalidOptimizationJobNameError
+from tests.job_requests import job_config
+
+INVALID_NAMES = ["", "a" * 64, "-leading", "trailing-", "under_score", "naïve", "with space"]
+
+
+@pytest.fixture
+def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
+    return SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
+
+
+def wait_for_status(hook: SageMakerOptimizationJobHook, job_name: str, status: str, within: float = 10.0) -> dict:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        response = hook.describe_optimization_job(job_name)
+        if response["OptimizationJobStatus"] == status:
+            return response
+        time.sleep(0.05)
+    raise AssertionError(f"{job_name} never reached {status}")
+
+
+class TestSyncApi:
+    def test_create_then_describe_running_job(self, hook):
+        created = hook.create_optimization_job(job_config("running-job"))
+        assert created["OptimizationJobArn"].endswith(":optimization-job/running-job")
+
+        response = hook.describe_optimization_job("running-job")
+
+        assert response["OptimizationJobStatus"] in {"STARTING", "INPROGRESS"}
+        assert response["OptimizationJobArn"] == created["OptimizationJobArn"]
+        assert "OptimizationOutput" not in response
+
+    def test_completed_job_has_recommended_image(self, hook):
+        hook.create_optimization_job(job_config("completes"))
+
+        response = wait_for_status(hook, "completes", "COMPLETED")
+        outcome = hook.get_job_outcome("completes")
+
+        assert response["OptimizationOutput"]["RecommendedInferenceImage"]
+        assert outcome["status"] == "COMPLETED"
+        assert outcome["recommended_inference_image"] == response["OptimizationOutput"]["RecommendedInferenceImage"]
+        assert outcome["output_s3_uri"] == "s3://models/optimized/"
+        assert outcome["end_time"] is not None
+
+    def test_failed_job_reports_reason(self, hook, sagemaker_emulator):
+        sagemaker_emulator.control.script_job("fails", final_status="FAILED", failure_reason="Out of GPU memory")
+        hook.create_optimization_job(job_config("fails"))
+
+        wait_for_status(hook, "fails", "FAILED")
+        outcome = hook.get_job_outcome("fails")
+
+        assert outcome["failure_reason"] == "Out of GPU memory"
+        assert outcome["recommended_inference_image"] is None
+
+    def test_stop_moves_job_to_stopped(self, hook):
+        hook.create_optimization_job(job_config("stop-me"))
+
+        hook.stop_optimization_job("stop-me")
+
+        assert hook.describe_optimization_job("stop-me")["OptimizationJobStatus"] in {"STOPPING", "STOPPED"}
+        assert wait_for_status(hook, "stop-me", "STOPPED")["OptimizationJobStatus"] == "STOPPED"
+
+    def test_describe_unknown_job_is_resource_not_found(self, hook):
+        with pytest.raises(ClientError) as raised:
+            hook.describe_optimization_job("no-such-job")
+
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+
+    def test_duplicate_create_is_resource_in_use(self, hook):
+        hook.create_optimization_job(job_config("twice"))
+
+        with pytest.raises(ClientError) as raised:
+            hook.create_optimization_job(job_config("twice"))
+
+        assert raised.value.response["Error"]["Code"] == "ResourceInUse"
+
+    def test_delete_removes_finished_job(self, hook, sagemaker_emulator):
+        hook.create_optimization_job(job_config("delete-me"))
+        sagemaker_emulator.control.complete_job("delete-me")
+
+        hook.delete_optimization_job("delete-me")
+
+        with pytest.raises(ClientError, match="ResourceNotFound"):
+            hook.describe_optimization_job("delete-me")
+
+    def test_list_follows_every_page(self, hook, sagemaker_emulator):
+        names = [f"listed-{index:02d}" for index in range(23)]
+        for name in names:
+            hook.create_optimization_job(job_config(name))
+        sagemaker_emulator.control.reset_call_counts()
+
+        listed = list(hook.list_optimization_jobs(NameContains="listed", PaginationConfig={"PageSize": 5}))
+
+        assert sorted(summary["OptimizationJobName"] for summary in listed) == names
+        assert sagemaker_emulator.control.call_counts()["ListOptimizationJobs"] == 5
+
+    @pytest.mark.parametrize("name", INVALID_NAMES)
+    def test_invalid_names_are_rejected_before_any_call(self, hook, sagemaker_emulator, name):
+        for call in (
+            hook.describe_optimization_job,
+            hook.stop_optimization_job,
+            hook.delete_optimization_job,
+            lambda job_name: hook.create_optimization_job(job_config(job_name)),
+        ):
+            with pytest.raises(InvalidOptimizationJobNameError, match="Invalid optimization job name"):
+                call(name)
+
+        assert sagemaker_emulator.control.call_counts() == {}
+
+    def test_unknown_connection_is_a_clear_error(self, optjob_aws_conn):
+        hook = SageMakerOptimizationJobHook(aws_conn_id="aws_typo")
+
+        with pytest.raises(OptimizationJobConnectionError, match="'aws_typo' does not exist"):
+            hook.check_connection_exists()
+
+
+class TestAsyncApi:
+    async def test_describe_running_completed_failed_and_stopped(self, hook, sagemaker_emulator):
+        control = sagemaker_emulator.control
+        control.script_job("async-fails", final_status="FAILED", failure_reason="bad weights")
+        for name in ("async-runs", "async-completes", "async-fails", "async-stops"):
+            hook.create_optimization_job(job_config(name))
+        control.script_job("async-runs", inprogress_seconds=60)
+        control.complete_job("async-completes")
+        control.fail_job("async-fails", "bad weights")
+        hook.stop_optimization_job("async-stops")
+        wait_for_status(hook, "async-stops", "STOPPED")
+
+        statuses = {
+            name: (await hook.async_describe_optimization_job(name))["OptimizationJobStatus"]
+            for name in ("async-runs", "async-completes", "async-fails", "async-stops")
+        }
+
+        assert statuses == {
+            "async-runs": statuses["async-runs"],
+            "async-completes": "COMPLETED",
+            "async-fails": "FAILED",
+            "async-stops": "STOPPED",
+        }
+        assert statuses["async-runs"] in {"STARTING", "INPROGRESS"}
+
+    async def test_async_not_found(self, hook):
+        with pytest.raises(ClientError) as raised:
+            await hook.async_describe_optimization_job("missing-async")
+
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+
+    @pytest.mark.parametrize("name", INVALID_NAMES)
+    async def test_async_invalid_names_rejected_before_any_call(self, hook, sagemaker_emulator, name):
+        with pytest.raises(InvalidOptimizationJobNameError):
+            await hook.async_describe_optimization_job(name)
+
+        assert sagemaker_emulator.control.call_counts() == {}
+
+    async def test_callers_on_one_loop_share_one_client_until_the_last_leaves(self, optjob_aws_conn):
+        hooks = [SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn) for _ in range(20)]
+        other_region = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn, region_name="eu-west-1")
+        entered = asyncio.Event()
+        release = asyncio.Event()
+        clients: dict[int, object] = {}
+
+        async def borrow(index, hook):
+            async with hook.async_client() as client:
+                clients[index] = client
+                if len(clients) == len(hooks) + 1:
+                    entered.set()
+                await release.wait()
+
+        tasks = [asyncio.create_task(borrow(index, hook)) for index, hook in enumerate([*hooks, other_region])]
+        await asyncio.wait_for(entered.wait(), timeout=30)
+
+        default_region_clients = {id(clients[index]) for index in range(len(hooks))}
+        assert len(default_region_clients) == 1
+        assert id(clients[len(hooks)]) not in default_region_clients
+        assert shared_client_count() == 2
+
+        release.set()
+        await asyncio.gather(*tasks)
+        assert shared_client_count() == 0
+
+    async def test_loop_is_not_blocked_while_a_client_is_created(self, hook):
+        lags = []
+
+        async def heartbeat():
+            while True:
+                start = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - start - 0.005)
+
+        beat = asyncio.create_task(heartbeat())
+        await asyncio.sleep(0.02)
+        with pytest.raises(ClientError):
+            await hook.async_describe_optimization_job("nothing-here")
+        beat.cancel()
+
+        assert lags, "the heartbeat never ran while the client was being created"
+
+    async def test_async_unknown_connection_is_a_clear_error(self, optjob_aws_conn):
+        hook = SageMakerOptimizationJobHook(aws_conn_id="aws_typo")
+
+        with pytest.raises(OptimizationJobConnectionError, match="'aws_typo' does not exist"):
+            await hook.async_describe_optimization_job("any-job")
