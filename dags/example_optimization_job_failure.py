@@ -59,17 +59,17 @@ with DAG(
 
     # [START howto_failure_handling]
     @task(task_id="handle_job_outcome", trigger_rule="all_done")
-    def handle_job_outcome(status: str | None, failure_reason: str | None) -> dict[str, Any]:
+    def handle_job_outcome(job_result: dict[str, Any]) -> dict[str, Any]:
         """Decide what to do from the job's final status and failure reason."""
+        status, failure_reason = job_result["status"], job_result["failure_reason"]
         if status == "COMPLETED":
             return {"action": "none", "status": status}
-        print(f"Optimization job ended {status}: {failure_reason}")
+        print(f"Optimization job {job_result['job_name']} ended {status}: {failure_reason}")
         return {"action": "alert", "status": status, "failure_reason": failure_reason}
 
-    handle = handle_job_outcome(
-        status=wait_for_job.output["status"],
-        failure_reason=wait_for_job.output["failure_reason"],
-    )
+    # ``job_result`` is always a dict; the single-value keys (``failure_reason``...) may be None,
+    # which XComArg treats as missing, so read them with xcom_pull in templates instead.
+    handle = handle_job_outcome(wait_for_job.output["job_result"])
     # [END howto_failure_handling]
 
     create_job >> wait_for_job >> handle

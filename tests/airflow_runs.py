@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 DAGS_FOLDER = Path(__file__).parent.parent / "dags"
+TEST_DAGS_FOLDER = Path(__file__).parent / "dag_files"
 
 
-def load_dag(file_name: str) -> Any:
-    """Import an example DAG file from ``dags/`` and return its ``dag``."""
+def load_dag(file_name: str, dag_id: str | None = None) -> Any:
+    """
+    Import a DAG file and return one of its DAGs.
+
+    Example DAGs come from ``dags/``; the tests' own from ``tests/dag_files/`` (Airflow 3 runs
+    ``dag.test()`` only for DAGs that a bundle holds, so test DAGs live in files too).
+    """
     path = DAGS_FOLDER / file_name
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
+    if not path.exists():
+        path = TEST_DAGS_FOLDER / file_name
+    spec = importlib.util.spec_from_file_location(f"dag_file_{path.stem}", path)
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.dag
+    if dag_id is None:
+        return module.dag
+    return next(value for value in vars(module).values() if getattr(value, "dag_id", None) == dag_id)
 
 
 def run_dag(dag: Any, logical_date: datetime | None = None) -> Any:

@@ -31,7 +31,8 @@ def test_pipeline_hands_the_recommended_image_to_the_deploy_tasks(optjob_aws_con
     model = xcom_value(dag_run, "register_optimized_model")["Model"]
     report = xcom_value(dag_run, "report_deployment")
     assert result["status"] == "COMPLETED"
-    assert image and image == result["recommended_inference_image"]
+    assert image
+    assert image == result["recommended_inference_image"]
     assert model["PrimaryContainer"]["Image"] == image
     assert model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri"] == result["output_s3_uri"]
     assert report == {
@@ -47,7 +48,9 @@ def test_pipeline_hands_the_recommended_image_to_the_deploy_tasks(optjob_aws_con
 def test_failure_reason_reaches_the_all_done_task(optjob_aws_conn, sagemaker_emulator):
     logical_date = datetime(2026, 3, 1, tzinfo=timezone.utc)
     job_name = "compile-mistral-20260301T000000"
-    sagemaker_emulator.control.script_job(job_name, final_status="FAILED", failure_reason="Unsupported model architecture")
+    sagemaker_emulator.control.script_job(
+        job_name, final_status="FAILED", failure_reason="Unsupported model architecture"
+    )
 
     dag_run = run_dag(load_dag("example_optimization_job_failure.py"), logical_date=logical_date)
 

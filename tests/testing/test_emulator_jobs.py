@@ -214,7 +214,9 @@ def test_list_rejects_garbage_token(sm_no_retry):
 
 
 def test_scripted_failure(sm, emulator, job_request, wait_for_status):
-    emulator.control.script_job("job-fail", final_status="FAILED", failure_reason="ClientError: CUDA OOM")
+    emulator.control.script_job(
+        "job-fail", final_status="FAILED", failure_reason="ClientError: CUDA OOM", inprogress_seconds=0.1
+    )
     sm.create_optimization_job(**job_request("job-fail"))
     described = wait_for_status(sm, "job-fail", "FAILED")
     assert described["FailureReason"] == "ClientError: CUDA OOM"
@@ -237,7 +239,9 @@ def test_script_applies_to_existing_job_and_custom_output(sm, emulator, job_requ
         "RecommendedInferenceImage": "111111111111.dkr.ecr.us-east-1.amazonaws.com/custom:1"
     }
 
-    emulator.control.script_job("job-bare", final_status="COMPLETED", omit_optimization_output=True)
+    emulator.control.script_job(
+        "job-bare", final_status="COMPLETED", omit_optimization_output=True, starting_seconds=0, inprogress_seconds=0.05
+    )
     sm.create_optimization_job(**job_request("job-bare"))
     assert "OptimizationOutput" not in wait_for_status(sm, "job-bare", "COMPLETED")
 

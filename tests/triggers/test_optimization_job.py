@@ -4,13 +4,16 @@ import asyncio
 import importlib
 import json
 import time
+from typing import TYPE_CHECKING
 
 import pytest
-from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from tests.job_requests import job_config
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import TriggerEvent
 
 CLASS_PATH = "airflow_provider_optjob.triggers.optimization_job.SageMakerOptimizationJobTrigger"
 
@@ -131,7 +134,9 @@ class TestRun:
         assert payload["status"] == "success"
 
     async def test_not_found_within_grace_then_found(self, hook, optjob_aws_conn, sagemaker_emulator):
-        sagemaker_emulator.control.add_fault("not_found_after_create", "DescribeOptimizationJob", after_create_seconds=0.6)
+        sagemaker_emulator.control.add_fault(
+            "not_found_after_create", "DescribeOptimizationJob", after_create_seconds=0.6
+        )
         hook.create_optimization_job(job_config("eventually-there"))
 
         payload = await single_payload(make_trigger(optjob_aws_conn, "eventually-there", not_found_grace_period=5))

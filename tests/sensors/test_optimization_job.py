@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_optjob.compat import AirflowException
+from airflow_provider_optjob.exceptions import OptimizationJobFailedError
+from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+from airflow_provider_optjob.job_completion import OptimizationJobWaitTimeoutError
+from airflow_provider_optjob.job_name import InvalidOptimizationJobNameError
+from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
+from tests.airflow_runs import load_dag, run_dag, task_states, xcom_value
+from tests.job_requests import job_config
+
+
+class RecordingTaskInstance:
+    """Collects what a task pushes to XCom."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def outcome(status: str, failure_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "job_name": "job-a",
+        "job_arn": "arn:aws:sagemaker:us-east-1:123456789012:optimization-job/job-a",
+        "status": status,
+        "recommended_inference_image": "image:1" if status == "COMPLETED" else None,
+        "output_s3_uri": "s3://out/",
+        "output_model_name": None,
+        "failure_reason": failure_reason,
+        "deployment_instance_type": "ml.g5.2xlarge",
+        "creation_time": "2026-11-26T00:00:00+00:00",
+        "start_time": None,
+        "end_time": None,
+    }
+
+
+def event(status: str, result: dict[str, Any] | None) -> dict[str, Any]:
+    return {"status": status, "job_name": "job-a", "message": f"job-a {status}", "result": result}
+
+
+class TestExecuteComplete:
+    @pytest.fixture
+    def sensor(self) -> SageMakerOptimizationJobSensor:
+        return SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a")
+
+    def test_success_pushes_keys_and_returns_the_outcome(self, sensor):
+        ti = RecordingTaskInstance()
+
+        returned = sensor.execute_complete({"ti": ti}, event("success", outcome("COMPLETED")))
+
+        assert returned == outcome("COMPLETED")
+        assert ti.pushed == {
+            "status": "COMPLETED",
+            "recommended_inference_image": "image:1",
+            "failure_reason": None,
+            "job_result": outcome("COMPLETED"),
+        }
+
+    @pytest.mark.parametrize(("event_status", "job_status"), [("failed", "FAILED"), ("stopped", "STOPPED")])
+    def test_failed_and_stopped_push_then_raise(self, sensor, event_status, job_status):
+        ti = RecordingTaskInstance()
+
+        with pytest.raises(OptimizationJobFailedError) as raised:
+            sensor.execute_complete({"ti": ti}, event(event_status, outcome(job_status, "why it failed")))
+
+        assert raised.value.status == job_status
+        assert raised.value.failure_reason == "why it failed"
+        assert "'job-a'" in str(raised.value)
+        assert ti.pushed["failure_reason"] == "why it failed"
+        assert ti.pushed["status"] == job_status
+
+    def test_soft_fail_skips_after_pushing(self):
+        from airflow_provider_optjob.compat import AirflowSkipException
+
+        sensor = SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a", soft_fail=True)
+        ti = RecordingTaskInstance()
+
+        with pytest.raises(AirflowSkipException, match="soft_fail"):
+            sensor.execute_complete({"ti": ti}, event("failed", outcome("FAILED", "boom")))
+
+        assert ti.pushed["status"] == "FAILED"
+
+    def test_timeout_event_raises_sensor_timeout(self, sensor):
+        with pytest.raises(OptimizationJobWaitTimeoutError, match="job-a"):
+            sensor.execute_complete({"ti": RecordingTaskInstance()}, event("timeout", None))
+
+    def test_error_event_fails_with_its_message(self, sensor):
+        with pytest.raises(AirflowException, match="access denied here"):
+            sensor.execute_complete(
+                {"ti": RecordingTaskInstance()},
+                {"status": "error", "job_name": "job-a", "message": "access denied here", "result": None},
+            )
+
+    @pytest.mark.parametrize(
+        "bad_event",
+        [
+            None,
+            "success",
+            {},
+            event("succeeded", outcome("COMPLETED")),
+            event("success", None),
+            event("success", outcome("INPROGRESS")),
+            event("success", outcome("FAILED")),
+            event("failed", outcome("COMPLETED")),
+        ],
+        ids=["none", "not-a-dict", "empty", "unknown-status", "no-result", "not-terminal", "mismatch", "mismatch2"],
+    )
+    def test_anything_else_fails_closed(self, sensor, bad_event):
+        ti = RecordingTaskInstance()
+
+        with pytest.raises(AirflowException, match="job-a"):
+            sensor.execute_complete({"ti": ti}, bad_event)
+
+        assert ti.pushed == {}
+
+
+class TestDefinition:
+    def test_invalid_literal_name_fails_at_parse_time(self):
+        with pytest.raises(InvalidOptimizationJobNameError, match="under_score"):
+            SageMakerOptimizationJobSensor(task_id="wait", job_name="under_score")
+
+    def test_templated_name_is_checked_after_rendering(self):
+        sensor = SageMakerOptimizationJobSensor(task_id="wait", job_name="job-{{ ds }}")
+
+        assert "job_name" in sensor.template_fields
+
+    @pytest.mark.parametrize(
+        ("arguments", "message"),
+        [
+            ({"poke_interval": 0}, "poke_interval must be more than 0"),
+            ({"poke_interval": -5}, "poke_interval must be more than 0"),
+            ({"timeout": 10, "poke_interval": 30}, "shorter than poke_interval"),
+            ({"not_found_grace_period": -1}, "must not be negative"),
+        ],
+    )
+    def test_impossible_wait_settings_fail_at_parse_time(self, arguments, message):
+        with pytest.raises(ValueError, match=message):
+            SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a", **arguments)
+
+
+@pytest.mark.usefixtures("airflow_db")
+class TestInRealAirflow:
+    """Each mode run by ``dag.test()``, with a downstream ``all_done`` task reporting what it saw."""
+
+    @pytest.mark.parametrize("mode", ["deferrable", "poke", "reschedule"])
+    def test_completed_job_reaches_downstream(self, optjob_aws_conn, sagemaker_emulator, mode):
+        job_name = f"sensor-ok-{mode}"
+        SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn).create_optimization_job(job_config(job_name))
+
+        dag_run = run_dag(load_dag("sensor_modes.py", f"sensor_ok_{mode}"))
+
+        assert task_states(dag_run) == {"wait": "success", "downstream": "success"}
+        seen = xcom_value(dag_run, "downstream")
+        assert seen["status"] == "COMPLETED"
+        assert seen["image"] == xcom_value(dag_run, "wait")["recommended_inference_image"]
+        assert seen["reason"] is None
+
+    @pytest.mark.parametrize("mode", ["deferrable", "poke", "reschedule"])
+    def test_failed_job_fails_the_sensor_and_reaches_downstream(self, optjob_aws_conn, sagemaker_emulator, mode):
+        job_name = f"sensor-fail-{mode}"
+        sagemaker_emulator.control.script_job(job_name, final_status="FAILED", failure_reason="Quantization diverged")
+        SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn).create_optimization_job(job_config(job_name))
+
+        dag_run = run_dag(load_dag("sensor_modes.py", f"sensor_fail_{mode}"))
+
+        assert task_states(dag_run) == {"wait": "failed", "downstream": "success"}
+        assert xcom_value(dag_run, "downstream") == {
+            "status": "FAILED",
+            "image": None,
+            "reason": "Quantization diverged",
+        }
+
+    def test_finished_job_costs_no_deferral(self, optjob_aws_conn, sagemaker_emulator):
+        hook = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
+        hook.create_optimization_job(job_config("already-done"))
+        sagemaker_emulator.control.complete_job("already-done")
+        sagemaker_emulator.control.reset_call_counts()
+
+        dag_run = run_dag(load_dag("sensor_modes.py", "sensor_already_done"))
+
+        assert task_states(dag_run)["wait"] == "success"
+        assert sagemaker_emulator.control.call_counts()["DescribeOptimizationJob"] == 1
