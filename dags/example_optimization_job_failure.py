@@ -25,7 +25,9 @@ AWS_CONN_ID = os.environ.get("OPTJOB_EXAMPLE_AWS_CONN_ID", "aws_default")
 ROLE_ARN = os.environ.get("OPTJOB_EXAMPLE_ROLE_ARN", "arn:aws:iam::123456789012:role/SageMakerOptimization")
 POKE_INTERVAL_SECONDS = float(os.environ.get("OPTJOB_EXAMPLE_POKE_INTERVAL", "60"))
 
-JOB_NAME = "compile-mistral-{{ ts_nodash }}"
+# One job per DAG run: a manual run on Airflow 3 has no logical date, so fall back to when it ran.
+RUN_STAMP = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%dT%H%M%S') }}"
+JOB_NAME = f"compile-mistral-{RUN_STAMP}"
 
 with DAG(
     dag_id="example_optimization_job_failure",

@@ -36,7 +36,9 @@ MODEL_S3_URI = os.environ.get("OPTJOB_EXAMPLE_MODEL_S3_URI", "s3://example-model
 OUTPUT_S3_URI = os.environ.get("OPTJOB_EXAMPLE_OUTPUT_S3_URI", "s3://example-models/optimized/")
 POKE_INTERVAL_SECONDS = float(os.environ.get("OPTJOB_EXAMPLE_POKE_INTERVAL", "60"))
 
-JOB_NAME = "quantize-llama-{{ ts_nodash }}"
+# One job per DAG run: a manual run on Airflow 3 has no logical date, so fall back to when it ran.
+RUN_STAMP = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%dT%H%M%S') }}"
+JOB_NAME = f"quantize-llama-{RUN_STAMP}"
 RESULT_TASK = "optimization_result"
 
 # [START howto_optimization_job_config]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,11 @@ def load_dag(file_name: str, dag_id: str | None = None) -> Any:
 
 def run_dag(dag: Any, logical_date: datetime | None = None) -> Any:
     """Run every task of ``dag`` in this process with ``dag.test()``; deferrals run their trigger inline."""
-    return dag.test(logical_date=logical_date) if logical_date else dag.test()
+    if logical_date is None:
+        return dag.test()
+    # Airflow 2 names the run's date ``execution_date``.
+    date_argument = "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
+    return dag.test(**{date_argument: logical_date})
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
@@ -52,9 +57,11 @@ def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
     except ImportError:  # Airflow 2
         from airflow.models.xcom import XCom as xcom_model
 
+    # Select the stored value alone: Airflow 2's XCom model deserializes itself on load (for the UI),
+    # while ``deserialize_value`` expects the stored form, as Airflow 3's ``XComModel`` keeps it.
     with create_session() as session:
         row = (
-            session.query(xcom_model)
+            session.query(xcom_model.value)
             .filter(
                 xcom_model.dag_id == dag_run.dag_id,
                 xcom_model.run_id == dag_run.run_id,

@@ -1,0 +1,1 @@
+"""Benchmarks for airflow-provider-optjob (not part of the package; see benchmarks/README.md)."""

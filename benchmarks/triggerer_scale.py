@@ -1,0 +1,667 @@
+"""Triggerer-at-scale benchmark: N optimization-job triggers in one event loop, ours vs the provider's way.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/triggerer_scale.py                      # default run (~10-15 min)
+    .venv/bin/python benchmarks/triggerer_scale.py --triggers 1000 --poll-interval 5 --large-triggers 3000
+    .venv/bin/python benchmarks/triggerer_scale.py --quick              # smoke run (~2 min)
+
+It starts the SageMaker emulator in its own process, then runs every scenario (implementation x
+credential mode x N) in a fresh subprocess (``benchmarks/triggerer_scenario.py``), samples the
+emulator's CPU and call counts from here, and writes ``benchmarks/results/latest.json``,
+``benchmarks/results/latest.png`` and a Markdown table (printed, and ``latest.md``).
+See ``benchmarks/README.md`` for what each metric means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
+CONN_IDS = {"plain": "bench_plain", "role": "bench_role"}
+EMULATOR_SAMPLE_SECONDS = 0.5
+
+# Targets at N = --triggers (issue 7), for our trigger.
+TARGET_RSS_KB_PER_TRIGGER = 50.0
+TARGET_MAX_LAG_MS = 100.0
+TARGET_EVENT_DELAY_MARGIN_S = 1.0
+TARGET_CPU_RATIO = 0.1
+TARGET_DESCRIBES_PER_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    implementation: str  # "ours" | "baseline"
+    mode: str  # "plain" | "role"
+    triggers: int
+    poll_interval: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.implementation}/{self.mode}/N={self.triggers}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--triggers", type=int, default=1000, help="N for every scenario (default: %(default)s)")
+    parser.add_argument(
+        "--large-triggers",
+        type=int,
+        default=3000,
+        help="also run our trigger at this N, both credential modes; 0 skips (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--large-baseline",
+        action="store_true",
+        help="also run the baseline (plain credentials) at --large-triggers",
+    )
+    parser.add_argument(
+        "--baseline-role-triggers",
+        type=int,
+        default=200,
+        help="N for the baseline with an assumed role, which is very slow per trigger; our trigger is also "
+        "run at this N for a like-for-like ratio (default: %(default)s)",
+    )
+    parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between polls (default: %(default)s)")
+    parser.add_argument(
+        "--large-poll-interval",
+        type=float,
+        default=None,
+        help="poll interval for the --large-triggers scenarios (default: --poll-interval)",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=40.0,
+        help="job finish times are spread over this many seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lead",
+        type=float,
+        default=None,
+        help="seconds from trigger start to the first job finish (default: max(15, 3 x poll interval))",
+    )
+    parser.add_argument(
+        "--implementations", default="ours,baseline", help="comma-separated subset of ours,baseline"
+    )
+    parser.add_argument("--modes", default="plain,role", help="comma-separated subset of plain,role")
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="latest", help="base name of the result files (default: %(default)s)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: N=200, no large scenarios, 15 s window"
+    )
+    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.triggers = min(args.triggers, 200)
+        args.large_triggers = 0
+        args.baseline_role_triggers = min(args.baseline_role_triggers, 100)
+        args.window = 15.0
+    return args
+
+
+def build_scenarios(args: argparse.Namespace) -> list[Scenario]:
+    implementations = [item.strip() for item in args.implementations.split(",") if item.strip()]
+    modes = [item.strip() for item in args.modes.split(",") if item.strip()]
+    large_poll = args.large_poll_interval or args.poll_interval
+    scenarios: list[Scenario] = []
+    for mode in modes:
+        role_n = min(args.triggers, args.baseline_role_triggers) if mode == "role" else args.triggers
+        for implementation in implementations:
+            n = role_n if implementation == "baseline" else args.triggers
+            scenarios.append(Scenario(implementation, mode, n, args.poll_interval))
+        if mode == "role" and "ours" in implementations and "baseline" in implementations and role_n != args.triggers:
+            scenarios.append(Scenario("ours", mode, role_n, args.poll_interval))
+    if args.large_triggers:
+        for mode in modes:
+            if "ours" in implementations:
+                scenarios.append(Scenario("ours", mode, args.large_triggers, large_poll))
+        if args.large_baseline and "baseline" in implementations and "plain" in modes:
+            scenarios.append(Scenario("baseline", "plain", args.large_triggers, large_poll))
+    return scenarios
+
+
+# Emulator ---------------------------------------------------------------------------------------------
+
+
+def start_emulator(log_path: Path) -> tuple[subprocess.Popen[str], str]:
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_optjob.testing",
+            "--port",
+            "0",
+            "--starting-seconds",
+            "0",
+            "--inprogress-seconds",
+            "4",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("SageMaker emulator listening on "):
+        process.kill()
+        raise RuntimeError(f"emulator did not start: {line!r}; see {log_path}")
+    return process, line.rsplit(" ", 1)[1]
+
+
+def stop_emulator(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def connection_env(url: str) -> dict[str, str]:
+    extra = {"endpoint_url": url, "region_name": "us-east-1"}
+    role_extra = {
+        **extra,
+        "role_arn": ROLE_ARN,
+        "assume_role_method": "assume_role",
+        # AssumeRole goes to the emulator (moto) too; the provider never uses the global endpoint_url for it.
+        "service_config": {"sts": {"endpoint_url": url}},
+    }
+    base = {"conn_type": "aws", "login": "testing", "password": "testing"}
+    return {
+        f"AIRFLOW_CONN_{CONN_IDS['plain'].upper()}": json.dumps({**base, "extra": extra}),
+        f"AIRFLOW_CONN_{CONN_IDS['role'].upper()}": json.dumps({**base, "extra": role_extra}),
+    }
+
+
+# One scenario -----------------------------------------------------------------------------------------
+
+
+def run_scenario(
+    scenario: Scenario, args: argparse.Namespace, url: str, emulator_pid: int, workdir: Path, index: int
+) -> dict[str, Any]:
+    import psutil
+
+    from airflow_provider_optjob.testing import EmulatorControl
+
+    control = EmulatorControl(url, timeout=60)
+    control.reset()
+    lead = args.lead if args.lead is not None else max(15.0, 3 * scenario.poll_interval)
+    spec = {
+        "implementation": scenario.implementation,
+        "mode": scenario.mode,
+        "conn_id": CONN_IDS[scenario.mode],
+        "url": url,
+        "triggers": scenario.triggers,
+        "poll_interval": scenario.poll_interval,
+        "lead_seconds": lead,
+        "window_seconds": args.window,
+        "deadline_margin_seconds": 600.0,
+        "job_prefix": f"bench{index}-{scenario.implementation}-{scenario.mode}",
+        "seed": 7,
+    }
+    home = workdir / f"airflow-home-{index}"
+    home.mkdir()
+    spec_path = workdir / f"spec-{index}.json"
+    result_path = workdir / f"result-{index}.json"
+    log_path = workdir / f"scenario-{index}.log"
+    spec_path.write_text(json.dumps(spec))
+    env = {
+        **os.environ,
+        **connection_env(url),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
+    }
+    emulator = psutil.Process(emulator_pid)
+    samples: list[tuple[float, float, int]] = []  # (time, emulator cpu seconds, DescribeOptimizationJob calls)
+    started = time.time()
+    with log_path.open("w") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.triggerer_scenario", str(spec_path), str(result_path)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        while child.poll() is None:
+            times = emulator.cpu_times()
+            try:
+                describes = control.call_counts().get("DescribeOptimizationJob", 0)
+            except OSError:
+                describes = -1
+            samples.append((time.time(), times.user + times.system, describes))
+            time.sleep(EMULATOR_SAMPLE_SECONDS)
+    scenario_seconds = time.time() - started
+    if child.returncode != 0 or not result_path.exists():
+        tail = log_path.read_text()[-4000:]
+        raise RuntimeError(f"scenario {scenario.label} failed ({child.returncode}); log tail:\n{tail}")
+    raw: dict[str, Any] = json.loads(result_path.read_text())
+    metrics = analyse(scenario, raw, samples)
+    metrics["scenario_seconds"] = scenario_seconds
+    metrics["log"] = str(log_path)
+    return metrics
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, float, int]]) -> dict[str, Any]:
+    n = scenario.triggers
+    poll = scenario.poll_interval
+    go: float = raw["go"]
+    last: float = raw["last_event"]
+    arrivals: dict[str, float] = raw["arrivals"]
+    finishes: dict[str, float] = raw["finishes"]
+    calls: dict[str, int] = raw["calls"]
+    describes = calls.get("DescribeOptimizationJob", 0)
+
+    # First-poll burst: from start until the emulator has seen N Describe calls.
+    burst_end = next((t for t, _, d in samples if t >= go and d >= n), None)
+    burst_seconds = None if burst_end is None else burst_end - go
+
+    lag_samples: list[tuple[float, float]] = [(t, value) for t, value in raw["lag"]]
+    lags_ms = [value * 1000 for _, value in lag_samples]
+    burst_limit = go + (burst_seconds if burst_seconds is not None else 2 * poll)
+    burst_lags = [value * 1000 for t, value in lag_samples if t <= burst_limit]
+    steady_lags = [value * 1000 for t, value in lag_samples if t > burst_limit]
+
+    rss_samples = [rss for t, rss, _ in raw["samples"]]
+    rss_peak = max([raw["rss_before"], *rss_samples])
+    cpu_before = raw["cpu_before"][2]
+    cpu_seconds = raw["cpu_after"][2] - cpu_before
+    cpu_burst = None
+    burst_cpu_points = [cpu for t, _, cpu in raw["samples"] if t <= burst_limit]
+    if burst_cpu_points:
+        cpu_burst = burst_cpu_points[-1] - cpu_before
+
+    delays = [arrivals[name] - finishes[name] for name in arrivals if name in finishes]
+    success = sum(1 for status in raw["statuses"].values() if status == "success")
+
+    # Describe calls per active trigger per poll interval, over sliding windows of one interval.
+    order = sorted(arrivals.values())
+    worst_rate = 0.0
+    window_points = [(t, d) for t, _, d in samples if t >= go and d >= 0]
+    for i, (t_end, d_end) in enumerate(window_points):
+        start = next(((t, d) for t, d in window_points[: i + 1] if t >= t_end - poll), None)
+        if start is None or t_end - start[0] < poll - 2 * EMULATOR_SAMPLE_SECONDS:
+            continue
+        active = n - _count_le(order, start[0])
+        if active >= max(10, n // 20):
+            worst_rate = max(worst_rate, (d_end - start[1]) / active * poll / max(t_end - start[0], 1e-9))
+    expected_polls = sum(1 + (arrivals[name] - go) / poll for name in arrivals)
+
+    emulator_points = [(t, cpu) for t, cpu, _ in samples if go <= t <= last]
+    emulator_cpu = emulator_points[-1][1] - emulator_points[0][1] if len(emulator_points) > 1 else None
+    emulator_peak = 0.0
+    for (t0, c0), (t1, c1) in zip(emulator_points, emulator_points[2:], strict=False):
+        emulator_peak = max(emulator_peak, (c1 - c0) / max(t1 - t0, 1e-9))
+    wall = last - go
+    return {
+        "label": scenario.label,
+        "implementation": scenario.implementation,
+        "mode": scenario.mode,
+        "triggers": n,
+        "poll_interval": poll,
+        "lead_seconds": raw["spec"]["lead_seconds"],
+        "window_seconds": raw["spec"]["window_seconds"],
+        "events": len(arrivals),
+        "success_events": success,
+        "non_success_examples": dict(list(raw["messages"].items())[:3]),
+        "task_errors": raw["task_error_count"],
+        "pending": raw["pending"],
+        "creation_seconds": raw["creation_seconds"],
+        "wall_seconds": wall,
+        "first_poll_burst_seconds": burst_seconds,
+        "rss_before_mb": raw["rss_before"] / 2**20,
+        "rss_peak_mb": rss_peak / 2**20,
+        "rss_after_mb": raw["rss_after"] / 2**20,
+        "rss_growth_mb": (rss_peak - raw["rss_before"]) / 2**20,
+        "rss_kb_per_trigger": (rss_peak - raw["rss_before"]) / 1024 / n,
+        "lag_max_ms": max(lags_ms) if lags_ms else None,
+        "lag_p99_ms": percentile(lags_ms, 0.99),
+        "lag_p50_ms": percentile(lags_ms, 0.50),
+        "burst_lag_max_ms": max(burst_lags) if burst_lags else None,
+        "steady_lag_max_ms": max(steady_lags) if steady_lags else None,
+        "steady_lag_p99_ms": percentile(steady_lags, 0.99),
+        "cpu_seconds": cpu_seconds,
+        "cpu_burst_seconds": cpu_burst,
+        "cpu_ms_per_trigger": cpu_seconds * 1000 / n,
+        "describe_calls": describes,
+        "cpu_seconds_per_1000_polls": cpu_seconds / describes * 1000 if describes else None,
+        "calls": calls,
+        "api_calls_per_job": sum(calls.values()) / n,
+        "describes_per_job": describes / n,
+        "assume_role_calls": calls.get("AssumeRole", 0),
+        "describes_per_job_per_interval": describes / expected_polls if expected_polls else None,
+        "worst_window_describes_per_job_per_interval": worst_rate,
+        "event_delay_p50_s": percentile(delays, 0.50),
+        "event_delay_p99_s": percentile(delays, 0.99),
+        "event_delay_max_s": max(delays) if delays else None,
+        "emulator_cpu_seconds": emulator_cpu,
+        "emulator_mean_cores": emulator_cpu / wall if emulator_cpu is not None and wall > 0 else None,
+        "emulator_peak_cores": emulator_peak,
+    }
+
+
+def _count_le(ordered: list[float], value: float) -> int:
+    import bisect
+
+    return bisect.bisect_right(ordered, value)
+
+
+# Report -----------------------------------------------------------------------------------------------
+
+
+def find(results: list[dict[str, Any]], implementation: str, mode: str, n: int) -> dict[str, Any] | None:
+    return next(
+        (r for r in results if r["implementation"] == implementation and r["mode"] == mode and r["triggers"] == n),
+        None,
+    )
+
+
+RATIO_METRICS = (
+    "rss_kb_per_trigger",
+    "lag_max_ms",
+    "lag_p99_ms",
+    "cpu_seconds",
+    "cpu_seconds_per_1000_polls",
+    "event_delay_p99_s",
+    "wall_seconds",
+)
+
+
+def comparisons(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ours / baseline for every (mode, N) that has both."""
+    rows = []
+    for baseline in (r for r in results if r["implementation"] == "baseline"):
+        ours = find(results, "ours", baseline["mode"], baseline["triggers"])
+        if ours is None:
+            continue
+        ratios = {}
+        for metric in RATIO_METRICS:
+            a, b = ours.get(metric), baseline.get(metric)
+            ratios[metric] = a / b if isinstance(a, int | float) and isinstance(b, int | float) and b else None
+        rows.append({"mode": baseline["mode"], "triggers": baseline["triggers"], "ratios": ratios})
+    return rows
+
+
+def evaluate_targets(results: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = []
+
+    def add(name: str, value: Any, limit: str, met: bool | None, note: str = "") -> None:
+        checks.append({"target": name, "value": value, "limit": limit, "met": met, "note": note})
+
+    for mode in ("plain", "role"):
+        ours = find(results, "ours", mode, n)
+        if ours is None:
+            continue
+        poll = ours["poll_interval"]
+        add(
+            f"RSS growth per trigger ({mode})",
+            ours["rss_kb_per_trigger"],
+            f"< {TARGET_RSS_KB_PER_TRIGGER:g} KB",
+            ours["rss_kb_per_trigger"] < TARGET_RSS_KB_PER_TRIGGER,
+        )
+        add(
+            f"max event-loop lag incl. start burst ({mode})",
+            ours["lag_max_ms"],
+            f"< {TARGET_MAX_LAG_MS:g} ms",
+            ours["lag_max_ms"] is not None and ours["lag_max_ms"] < TARGET_MAX_LAG_MS,
+        )
+        delay = ours["event_delay_p99_s"]
+        add(
+            f"p99 event delay ({mode})",
+            delay,
+            f"< {poll + TARGET_EVENT_DELAY_MARGIN_S:g} s",
+            delay is not None and delay < poll + TARGET_EVENT_DELAY_MARGIN_S,
+        )
+        add(
+            f"Describe calls per job per poll interval ({mode})",
+            ours["worst_window_describes_per_job_per_interval"],
+            f"<= {TARGET_DESCRIBES_PER_INTERVAL:g}",
+            ours["worst_window_describes_per_job_per_interval"] <= TARGET_DESCRIBES_PER_INTERVAL + 0.02,
+            f"average {ours['describes_per_job_per_interval']:.3f}; worst sliding window shown",
+        )
+        baseline = find(results, "baseline", mode, n)
+        note = ""
+        if baseline is None:
+            baseline = next((r for r in results if r["implementation"] == "baseline" and r["mode"] == mode), None)
+            if baseline is not None:
+                ours_same = find(results, "ours", mode, baseline["triggers"])
+                if ours_same is not None:
+                    note = f"compared at N={baseline['triggers']} (baseline not run at N={n})"
+                    ours = ours_same
+        if baseline is not None:
+            ratio = ours["cpu_seconds"] / baseline["cpu_seconds"]
+            add(
+                f"CPU for the whole wait vs baseline ({mode})",
+                ratio,
+                f"< {TARGET_CPU_RATIO:g}",
+                ratio < TARGET_CPU_RATIO,
+                note,
+            )
+    return checks
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+TABLE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("wall s", "wall_seconds", 1),
+    ("first-poll burst s", "first_poll_burst_seconds", 1),
+    ("RSS growth MB", "rss_growth_mb", 1),
+    ("RSS KB/trigger", "rss_kb_per_trigger", 1),
+    ("max lag ms", "lag_max_ms", 1),
+    ("burst max lag ms", "burst_lag_max_ms", 1),
+    ("steady max lag ms", "steady_lag_max_ms", 1),
+    ("p99 lag ms", "lag_p99_ms", 1),
+    ("CPU s (wait)", "cpu_seconds", 2),
+    ("CPU s start burst", "cpu_burst_seconds", 2),
+    ("CPU s / 1000 polls", "cpu_seconds_per_1000_polls", 2),
+    ("API calls/job", "api_calls_per_job", 2),
+    ("AssumeRole calls", "assume_role_calls", 0),
+    ("Describe/job/interval (avg, worst)", "_describe_rate", 2),
+    ("event delay p50 s", "event_delay_p50_s", 2),
+    ("event delay p99 s", "event_delay_p99_s", 2),
+    ("events ok", "_events", 0),
+    ("emulator cores mean/peak", "_emulator", 2),
+)
+
+
+def cell(result: dict[str, Any], key: str, digits: int) -> str:
+    if key == "_describe_rate":
+        return (
+            f"{fmt(result['describes_per_job_per_interval'], 2)}, "
+            f"{fmt(result['worst_window_describes_per_job_per_interval'], 2)}"
+        )
+    if key == "_events":
+        return f"{result['success_events']}/{result['triggers']}"
+    if key == "_emulator":
+        return f"{fmt(result['emulator_mean_cores'], 2)}/{fmt(result['emulator_peak_cores'], 2)}"
+    return fmt(result.get(key), digits)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    results: list[dict[str, Any]] = report["results"]
+    lines = [
+        f"Poll interval {report['args']['poll_interval']:g} s, job finishes spread over "
+        f"{report['args']['window']:g} s; {report['machine']['cpus']} CPUs, "
+        f"load before run {report['machine']['loadavg_before']}.",
+        "",
+        "| metric | " + " | ".join(r["label"] for r in results) + " |",
+        "|---|" + "---:|" * len(results),
+    ]
+    for title, key, digits in TABLE_COLUMNS:
+        lines.append(f"| {title} | " + " | ".join(cell(r, key, digits) for r in results) + " |")
+    rows = report["comparisons"]
+    if rows:
+        lines += ["", "Ours / baseline (same mode, same N; below 1 is better for us):", ""]
+        lines.append("| mode, N | " + " | ".join(RATIO_METRICS) + " |")
+        lines.append("|---|" + "---:|" * len(RATIO_METRICS))
+        for row in rows:
+            values = " | ".join(fmt(row["ratios"][m], 3) for m in RATIO_METRICS)
+            lines.append(f"| {row['mode']}, {row['triggers']} | {values} |")
+    if report["targets"]:
+        lines += ["", f"Targets at N={report['args']['triggers']} (our trigger):", ""]
+        lines += ["| target | value | limit | met | note |", "|---|---:|---|---|---|"]
+        for check in report["targets"]:
+            lines.append(
+                f"| {check['target']} | {fmt(check['value'], 3)} | {check['limit']} | "
+                f"{fmt(check['met'])} | {check['note']} |"
+            )
+    return "\n".join(lines)
+
+
+def chart(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results: list[dict[str, Any]] = report["results"]
+    panels = (
+        ("RSS growth per trigger (KB)", "rss_kb_per_trigger", True),
+        ("max event-loop lag (ms)", "lag_max_ms", True),
+        ("CPU seconds, whole wait", "cpu_seconds", True),
+        ("CPU seconds per 1000 polls", "cpu_seconds_per_1000_polls", False),
+        ("p99 event delay (s)", "event_delay_p99_s", False),
+        ("wall time (s)", "wall_seconds", False),
+    )
+    groups = sorted({(r["mode"], r["triggers"]) for r in results}, key=lambda g: (g[0], g[1]))
+    figure, axes = plt.subplots(2, 3, figsize=(15, 8))
+    width = 0.38
+    colors = {"ours": "#2b8cbe", "baseline": "#e34a33"}
+    for axis, (title, key, log_scale) in zip(axes.flat, panels, strict=True):
+        for offset, implementation in ((-width / 2, "ours"), (width / 2, "baseline")):
+            xs, ys = [], []
+            for position, (mode, n) in enumerate(groups):
+                result = find(results, implementation, mode, n)
+                if result is not None and result.get(key) is not None:
+                    xs.append(position + offset)
+                    ys.append(max(result[key], 1e-3))
+            bars = axis.bar(xs, ys, width, label=implementation, color=colors[implementation])
+            axis.bar_label(bars, labels=[fmt(y, 1) for y in ys], fontsize=7)
+        axis.set_title(title, fontsize=10)
+        axis.set_xticks(range(len(groups)), [f"{mode}\nN={n}" for mode, n in groups], fontsize=8)
+        if log_scale:
+            axis.set_yscale("log")
+        if key == "rss_kb_per_trigger":
+            axis.axhline(TARGET_RSS_KB_PER_TRIGGER, color="grey", linestyle="--", linewidth=0.8)
+        if key == "lag_max_ms":
+            axis.axhline(TARGET_MAX_LAG_MS, color="grey", linestyle="--", linewidth=0.8)
+    axes.flat[0].legend(fontsize=8)
+    figure.suptitle(
+        f"Optimization-job triggers in one event loop: ours vs AwsBaseWaiterTrigger "
+        f"(poll {report['args']['poll_interval']:g} s; dashed: targets)",
+        fontsize=11,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scenarios = build_scenarios(args)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    print(f"{len(scenarios)} scenarios: " + ", ".join(s.label for s in scenarios), flush=True)
+    results: list[dict[str, Any]] = []
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="optjob-bench-") as tmp:
+        workdir = Path(tmp)
+        emulator, url = start_emulator(workdir / "emulator.log")
+        try:
+            for index, scenario in enumerate(scenarios):
+                print(f"[{time.time() - started:6.0f} s] running {scenario.label} ...", flush=True)
+                result = run_scenario(scenario, args, url, emulator.pid, workdir, index)
+                results.append(result)
+                print(
+                    f"    wall {result['wall_seconds']:.1f} s, RSS {result['rss_kb_per_trigger']:.1f} KB/trigger, "
+                    f"max lag {result['lag_max_ms']:.0f} ms, CPU {result['cpu_seconds']:.2f} s, "
+                    f"p99 delay {fmt(result['event_delay_p99_s'], 2)} s, "
+                    f"events ok {result['success_events']}/{result['triggers']}",
+                    flush=True,
+                )
+        finally:
+            stop_emulator(emulator)
+    report = {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "total_seconds": time.time() - started,
+        "args": {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_before": load_before,
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "versions": versions(),
+        "results": [{k: v for k, v in r.items() if k != "log"} for r in results],
+        "comparisons": comparisons(results),
+        "targets": evaluate_targets(results, args.triggers),
+    }
+    json_path = args.output_dir / f"{args.name}.json"
+    json_path.write_text(json.dumps(report, indent=2, default=str))
+    table = markdown(report)
+    (args.output_dir / f"{args.name}.md").write_text(table + "\n")
+    if not args.no_chart:
+        chart(report, args.output_dir / f"{args.name}.png")
+    print()
+    print(table)
+    print(f"\nWrote {json_path} (total {report['total_seconds']:.0f} s).")
+    return 0
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("apache-airflow", "apache-airflow-providers-amazon", "aiobotocore", "botocore", "moto"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "-"
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,67 @@
+"""Create-operator DAGs for the fault matrix (``tests/faults``), job names fixed so tests can script them.
+
+``faults_create_<mode>`` creates ``faults-create-<mode>`` and waits in the triggerer (``deferrable``) or on
+the worker (``worker``), without task retries; ``faults_retried_<mode>`` creates ``faults-retried-<mode>``
+with one immediate task retry. Every DAG has a downstream ``all_done`` task, ``report``, that returns the
+``job_result`` XCom it found.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
+
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2
+    from airflow import DAG  # type: ignore[attr-defined,no-redef,unused-ignore]
+    from airflow.decorators import task  # type: ignore[attr-defined,no-redef,unused-ignore]
+
+FAST_CLIENT = {"read_timeout": 1, "connect_timeout": 1, "retries": {"mode": "standard", "max_attempts": 2}}
+MODES: dict[str, dict[str, Any]] = {"deferrable": {"deferrable": True}, "worker": {"deferrable": False}}
+
+
+def job_config(job_name: str) -> dict[str, Any]:
+    return {
+        "OptimizationJobName": job_name,
+        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerOptimization",
+        "ModelSource": {"S3": {"S3Uri": "s3://models/llama/"}},
+        "DeploymentInstanceType": "ml.g5.2xlarge",
+        "OptimizationConfigs": [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}],
+        "OutputConfig": {"S3OutputLocation": "s3://models/optimized/"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+
+
+@task(trigger_rule="all_done")
+def report(**context: Any) -> Any:
+    """Return what the create task pushed as ``job_result`` (``None`` if it pushed nothing)."""
+    return context["ti"].xcom_pull(task_ids="create", key="job_result")
+
+
+def fault_create_dag(dag_id: str, job_name: str, retries: int, mode_arguments: dict[str, Any]) -> DAG:
+    with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+        create = SageMakerCreateOptimizationJobOperator(
+            task_id="create",
+            config=job_config(job_name),
+            poke_interval=0.1,
+            max_wait=40,
+            not_found_grace_period=5,
+            botocore_config=FAST_CLIENT,
+            retries=retries,
+            retry_delay=timedelta(0),
+            **mode_arguments,
+        )
+        create >> report.override(task_id="report")()
+    return dag
+
+
+for _mode, _arguments in MODES.items():
+    globals()[f"faults_create_{_mode}"] = fault_create_dag(
+        f"faults_create_{_mode}", f"faults-create-{_mode}", 0, _arguments
+    )
+    globals()[f"faults_retried_{_mode}"] = fault_create_dag(
+        f"faults_retried_{_mode}", f"faults-retried-{_mode}", 1, _arguments
+    )
