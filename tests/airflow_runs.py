@@ -55,7 +55,7 @@ def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
     try:
         from airflow.models.xcom import XComModel as xcom_model
     except ImportError:  # Airflow 2
-        from airflow.models.xcom import XCom as xcom_model
+        from airflow.models.xcom import XCom as xcom_model  # type: ignore[no-redef,unused-ignore]
 
     # Select the stored value alone: Airflow 2's XCom model deserializes itself on load (for the UI),
     # while ``deserialize_value`` expects the stored form, as Airflow 3's ``XComModel`` keeps it.

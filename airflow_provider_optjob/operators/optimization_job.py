@@ -19,11 +19,12 @@ from airflow_provider_optjob.job_name import is_templated, validate_job_name
 from airflow_provider_optjob.job_status import is_terminal
 from airflow_provider_optjob.job_wait import trigger_for_task, wait_on_worker
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
-from airflow_provider_optjob.outcome import OptimizationJobOutcome
 from airflow_provider_optjob.wait_settings import validate_wait_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from airflow_provider_optjob.outcome import OptimizationJobOutcome
 
 IF_EXISTS_CHOICES = ("attach", "fail")
 DEFAULT_MAX_WAIT_SECONDS = 60 * 60 * 24

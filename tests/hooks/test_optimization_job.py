@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -20,7 +21,9 @@ def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
     return SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
 
 
-def wait_for_status(hook: SageMakerOptimizationJobHook, job_name: str, status: str, within: float = 10.0) -> dict:
+def wait_for_status(
+    hook: SageMakerOptimizationJobHook, job_name: str, status: str, within: float = 10.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         response = hook.describe_optimization_job(job_name)

@@ -33,7 +33,7 @@ class RecordingTaskInstance:
 
 def task_context() -> tuple[Context, RecordingTaskInstance]:
     ti = RecordingTaskInstance()
-    return {"ti": ti}, ti  # type: ignore[typeddict-item]
+    return {"ti": ti}, ti
 
 
 @pytest.fixture

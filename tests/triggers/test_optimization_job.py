@@ -4,7 +4,7 @@ import asyncio
 import importlib
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,7 +19,7 @@ CLASS_PATH = "airflow_provider_optjob.triggers.optimization_job.SageMakerOptimiz
 
 
 def make_trigger(conn_id: str, job_name: str, **overrides) -> SageMakerOptimizationJobTrigger:
-    arguments = {
+    arguments: dict[str, Any] = {
         "job_name": job_name,
         "end_time": time.time() + 30,
         "poll_interval": 0.1,
@@ -37,10 +37,11 @@ async def collect_events(trigger: SageMakerOptimizationJobTrigger, within: float
     return await asyncio.wait_for(drain(), timeout=within)
 
 
-async def single_payload(trigger: SageMakerOptimizationJobTrigger) -> dict:
+async def single_payload(trigger: SageMakerOptimizationJobTrigger) -> dict[str, Any]:
     events = await collect_events(trigger)
     assert len(events) == 1
-    return events[0].payload
+    payload: dict[str, Any] = events[0].payload
+    return payload
 
 
 @pytest.fixture
