@@ -138,15 +138,17 @@ async def run_triggers(spec: dict[str, Any], names: list[str]) -> dict[str, Any]
     arrivals: dict[str, float] = {}
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
-    lag: list[tuple[float, float]] = []
+    # (time, lag, CPU the loop's thread used meanwhile): a long lag with little loop-thread CPU means
+    # the loop was descheduled or waiting for the GIL, not busy running trigger code.
+    lag: list[tuple[float, float, float]] = []
     done = asyncio.Event()
 
     async def heartbeat() -> None:
         loop = asyncio.get_running_loop()
         while not done.is_set():
-            started = loop.time()
+            started, cpu_started = loop.time(), time.thread_time()
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            lag.append((time.time(), loop.time() - started - HEARTBEAT_SECONDS))
+            lag.append((time.time(), loop.time() - started - HEARTBEAT_SECONDS, time.thread_time() - cpu_started))
 
     async def run_trigger(name: str, trigger: Any) -> None:
         # As Airflow's TriggerRunner.run_trigger: consume the async generator to its end.
@@ -211,9 +213,20 @@ def main(argv: list[str]) -> int:
     process = psutil.Process()
     rss_before = process.memory_info().rss
     sampler = Sampler()
+    gc_pauses: list[tuple[float, int, float]] = []  # (time, generation, seconds)
+    gc_started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_pauses.append((time.time(), info["generation"], time.perf_counter() - gc_started[0]))
+
     cpu_before = sampler.sample()
     sampler.start()
+    gc.callbacks.append(on_gc)
     measured = asyncio.run(run_triggers(spec, names))
+    gc.callbacks.remove(on_gc)
     cpu_after = sampler.sample()
     sampler.stop_event.set()
     sampler.join()
@@ -242,6 +255,7 @@ def main(argv: list[str]) -> int:
         "samples": sampler.samples,
         "calls": calls,
         "finishes": finishes,
+        "gc_pauses": gc_pauses,
         **measured,
     }
     result_path.write_text(json.dumps(result))

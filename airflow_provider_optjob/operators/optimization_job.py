@@ -46,6 +46,14 @@ class _OptimizationJobOperator(AwsBaseOperator[SageMakerOptimizationJobHook]):
                 ) from error
             raise
 
+    def _describe_named_job(self, context: Context, job_name: str) -> OptimizationJobOutcome:
+        """Check the rendered name and the connection, describe the job, and persist its console link."""
+        validate_job_name(job_name)
+        self.hook.check_connection_exists()
+        outcome = self._describe_outcome(job_name)
+        self._persist_link(context, job_name)
+        return outcome
+
     def _persist_link(self, context: Context, job_name: str) -> None:
         SageMakerOptimizationJobLink.persist(
             context=context,
@@ -91,10 +99,7 @@ class SageMakerOptimizationJobResultOperator(_OptimizationJobOperator):
 
     def execute(self, context: Context) -> OptimizationJobOutcome:
         """Describe the job; push and return its outcome, or fail as the class docstring says."""
-        validate_job_name(self.job_name)
-        self.hook.check_connection_exists()
-        outcome = self._describe_outcome(self.job_name)
-        self._persist_link(context, self.job_name)
+        outcome = self._describe_named_job(context, self.job_name)
         if not is_terminal(outcome["status"]):
             raise OptimizationJobNotFinishedError(
                 f"Optimization job {self.job_name!r} is {outcome['status']}, not finished. Wait for it first "
@@ -294,10 +299,7 @@ class SageMakerStopOptimizationJobOperator(_OptimizationJobOperator):
 
     def execute(self, context: Context) -> OptimizationJobOutcome:
         """Stop the job unless it has finished; wait for it if asked."""
-        validate_job_name(self.job_name)
-        self.hook.check_connection_exists()
-        outcome = self._describe_outcome(self.job_name)
-        self._persist_link(context, self.job_name)
+        outcome = self._describe_named_job(context, self.job_name)
         if is_terminal(outcome["status"]):
             self.log.info(
                 "Optimization job %s has already ended (%s); nothing to stop.", self.job_name, outcome["status"]

@@ -51,4 +51,6 @@ for _mode, _arguments in MODES.items():
     globals()[f"faults_sensor_{_mode}"] = fault_sensor_dag(
         f"faults_sensor_{_mode}", f"faults-sensor-{_mode}", 5, _arguments
     )
-    globals()[f"faults_gone_{_mode}"] = fault_sensor_dag(f"faults_gone_{_mode}", f"faults-gone-{_mode}", 0.5, _arguments)
+    globals()[f"faults_gone_{_mode}"] = fault_sensor_dag(
+        f"faults_gone_{_mode}", f"faults-gone-{_mode}", 0.5, _arguments
+    )

@@ -5,26 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
+from tests.job_requests import job_config as config
 
 try:
     from airflow.sdk import DAG
 except ImportError:  # Airflow 2
     from airflow import DAG  # type: ignore[attr-defined,no-redef,unused-ignore]
-
-ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerOptimization"
-
-
-def config(job_name: str) -> dict[str, object]:
-    return {
-        "OptimizationJobName": job_name,
-        "RoleArn": ROLE_ARN,
-        "ModelSource": {"S3": {"S3Uri": "s3://models/llama/"}},
-        "DeploymentInstanceType": "ml.g5.2xlarge",
-        "OptimizationConfigs": [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}],
-        "OutputConfig": {"S3OutputLocation": "s3://models/optimized/"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-    }
-
 
 with DAG(
     dag_id="create_deferrable", schedule=None, start_date=datetime(2026, 1, 1), catchup=False

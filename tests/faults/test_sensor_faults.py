@@ -39,7 +39,10 @@ TRANSIENT_FAULTS: list[tuple[str, list[dict[str, Any]]]] = [
     ("throttling burst: 8 Describe calls answer ThrottlingException", [{"kind": "throttle", "count": 8}]),
     (
         "5xx burst: 4 Describe calls answer 500 InternalFailure, then 4 answer 503 ServiceUnavailable",
-        [{"kind": "server_error", "count": 4, "status_code": 500}, {"kind": "server_error", "count": 4, "status_code": 503}],
+        [
+            {"kind": "server_error", "count": 4, "status_code": 500},
+            {"kind": "server_error", "count": 4, "status_code": 503},
+        ],
     ),
     ("connection resets: 6 Describe connections dropped without an answer", [{"kind": "connection_reset", "count": 6}]),
     (

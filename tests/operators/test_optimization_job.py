@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from airflow_provider_optjob.compat import AirflowException, Context
+from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.exceptions import (
     OptimizationJobFailedError,
     OptimizationJobNotFinishedError,
@@ -19,21 +17,7 @@ from airflow_provider_optjob.operators.optimization_job import (
 )
 from tests.airflow_runs import load_dag, run_dag, task_states, xcom_value
 from tests.job_requests import job_config
-
-
-class RecordingTaskInstance:
-    """Collects what a task pushes to XCom (the link and the outcome keys)."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
-
-
-def task_context() -> tuple[Context, RecordingTaskInstance]:
-    ti = RecordingTaskInstance()
-    return {"ti": ti}, ti
+from tests.task_context import task_context
 
 
 @pytest.fixture

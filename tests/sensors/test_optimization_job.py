@@ -12,16 +12,7 @@ from airflow_provider_optjob.job_name import InvalidOptimizationJobNameError
 from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
 from tests.airflow_runs import load_dag, run_dag, task_states, xcom_value
 from tests.job_requests import job_config
-
-
-class RecordingTaskInstance:
-    """Collects what a task pushes to XCom."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
+from tests.task_context import RecordingTaskInstance
 
 
 def outcome(status: str, failure_reason: str | None = None) -> dict[str, Any]:
