@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
+
+from airflow_provider_optjob.compat import Context
 
 
 class RecordingTaskInstance:
@@ -15,7 +17,7 @@ class RecordingTaskInstance:
         self.pushed[key] = value
 
 
-def task_context() -> tuple[dict[str, Any], RecordingTaskInstance]:
+def task_context() -> tuple[Context, RecordingTaskInstance]:
     """Return a context holding a fresh :class:`RecordingTaskInstance`, and that instance."""
     ti = RecordingTaskInstance()
-    return {"ti": ti}, ti
+    return cast("Context", {"ti": ti}), ti
