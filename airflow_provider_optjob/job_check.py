@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -50,3 +51,35 @@ def check_job(
     outcome = build_job_outcome(response, job_name)
     log.info("Optimization job %s is %s.", job_name, outcome["status"])
     return outcome
+
+
+def describe_when_visible(
+    hook: SageMakerOptimizationJobHook,
+    job_name: str,
+    *,
+    not_found_grace_period: float,
+    log: Any,
+    retry_interval: float = 1.0,
+) -> OptimizationJobOutcome:
+    """
+    Describe a job that was just created, riding out the API's eventual consistency.
+
+    :param hook: the hook to describe with.
+    :param job_name: the job's name.
+    :param not_found_grace_period: how long "not found" is taken for eventual consistency.
+    :param log: the task's logger.
+    :param retry_interval: seconds between two looks.
+    :raises AirflowException: the job is still missing after the grace period, or another API error.
+    """
+    started = time.monotonic()
+    while True:
+        outcome = check_job(
+            hook,
+            job_name,
+            waited_seconds=time.monotonic() - started,
+            not_found_grace_period=not_found_grace_period,
+            log=log,
+        )
+        if outcome is not None:
+            return outcome
+        time.sleep(retry_interval)

@@ -75,8 +75,8 @@ def outcome_from_trigger_event(event: object, job_name: str) -> OptimizationJobO
     """
     Read a terminal job's outcome from a trigger event, failing closed on anything else.
 
-    :param event: the payload of the :class:`~airflow_provider_optjob.triggers.optimization_job.
-        SageMakerOptimizationJobTrigger` event passed to ``execute_complete``.
+    :param event: the trigger event payload passed to ``execute_complete`` (see
+        :class:`~airflow_provider_optjob.triggers.optimization_job.SageMakerOptimizationJobTrigger`).
     :param job_name: the job the task waited for (named in errors).
     :return: the outcome (``COMPLETED``, ``FAILED`` or ``STOPPED``).
     :raises OptimizationJobWaitTimeoutError: the deadline passed first.

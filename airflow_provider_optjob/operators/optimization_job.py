@@ -13,6 +13,7 @@ from airflow_provider_optjob.compat import AirflowException, Context
 from airflow_provider_optjob.exceptions import OptimizationJobNotFinishedError, OptimizationJobNotFoundError
 from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error, error_code
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+from airflow_provider_optjob.job_check import describe_when_visible
 from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_from_trigger_event, push_outcome
 from airflow_provider_optjob.job_config import mask_environment_secrets, validate_create_config
 from airflow_provider_optjob.job_name import is_templated, validate_job_name
@@ -187,7 +188,9 @@ class SageMakerCreateOptimizationJobOperator(_OptimizationJobOperator):
         self._create_or_attach(config)
         self._persist_link(context, job_name)
         if not self.wait_for_completion:
-            return self._describe_outcome(job_name)
+            return describe_when_visible(
+                self.hook, job_name, not_found_grace_period=self.not_found_grace_period, log=self.log
+            )
         if not self.deferrable:
             outcome = wait_on_worker(
                 self.hook,

@@ -102,7 +102,7 @@ class SageMakerEmulator:
 
     @property
     def control(self) -> EmulatorControl:
-        """Return an :class:`EmulatorControl` for this emulator (it talks HTTP, as to another process)."""
+        """Return an :class:`~airflow_provider_optjob.testing.control.EmulatorControl` for this emulator (over HTTP)."""
         if self._control is None:
             self._control = EmulatorControl(self.url)
         return self._control

@@ -2,7 +2,7 @@
 
 Enable in a ``conftest.py`` with ``pytest_plugins = ["airflow_provider_optjob.testing.pytest_plugin"]``.
 
-* ``sagemaker_emulator`` (session): a running :class:`~airflow_provider_optjob.testing.SageMakerEmulator`.
+* ``sagemaker_emulator`` (session): a running :class:`~airflow_provider_optjob.testing.emulator.SageMakerEmulator`.
   Override the ``sagemaker_emulator_options`` fixture (session scope) to pass constructor arguments, e.g.
   ``{"starting_seconds": 0.1, "inprogress_seconds": 0.3}``.
 * ``optjob_aws_conn`` (function): resets the emulator (jobs, scripts, faults, call counts and moto's state),

@@ -217,3 +217,16 @@ class TestCreateInRealAirflow:
 
         assert task_states(dag_run) == {"create": "success"}
         assert [job["OptimizationJobName"] for job in hook.list_optimization_jobs()] == ["lifecycle-retried"]
+
+
+def test_create_without_waiting_rides_out_not_found_right_after_create(optjob_aws_conn, sagemaker_emulator):
+    sagemaker_emulator.control.add_fault("not_found_after_create", "DescribeOptimizationJob", after_create_seconds=1.5)
+    context, _ = task_context()
+
+    outcome = SageMakerCreateOptimizationJobOperator(
+        task_id="create", config=job_config("create-not-visible-yet"), wait_for_completion=False
+    ).execute(context)
+
+    assert outcome["job_name"] == "create-not-visible-yet"
+    assert outcome["status"] in {"STARTING", "INPROGRESS", "COMPLETED"}
+    assert sagemaker_emulator.control.call_counts()["DescribeOptimizationJob"] >= 2
