@@ -28,7 +28,7 @@ class BaselineOptimizationJobHook(AwsBaseHook):
         super().__init__(*args, **kwargs)
 
     @cached_property
-    def waiter_path(self) -> Path:  # type: ignore[override]
+    def waiter_path(self) -> Path:
         return WAITER_FILE
 
 

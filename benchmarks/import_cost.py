@@ -22,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS = {
-    "ours": "import airflow_provider_optjob.sensors.optimization_job, airflow_provider_optjob.operators.optimization_job",
+    "ours": (
+        "import airflow_provider_optjob.sensors.optimization_job, airflow_provider_optjob.operators.optimization_job"
+    ),
     "baseline": "import airflow.providers.amazon.aws.operators.sagemaker",
 }
 OWN_PACKAGE = {"ours": "airflow_provider_optjob", "baseline": "airflow.providers.amazon"}
@@ -67,11 +70,20 @@ def parse_importtime(stderr: str) -> list[ImportLine]:
     return lines
 
 
-def measure(prelude: str, target: str) -> dict[str, Any]:
-    """One fresh process: the prelude, a marker import, then the target."""
+def measure(prelude: str, target: str, pycache: Path | None) -> dict[str, Any]:
+    """One fresh process: the prelude, a marker import, then the target.
+
+    :param pycache: a ``PYTHONPYCACHEPREFIX`` for compiled bytecode (kept out of the source tree and the
+        venv); ``None`` compiles every module from source in every run.
+    """
     # A small stdlib module no prelude imports marks the split point.
-    code = f"{prelude}\nimport colorsys\n{target}"
+    code = f"{prelude}\nimport tabnanny\n{target}"
     env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if pycache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
@@ -85,9 +97,9 @@ def measure(prelude: str, target: str) -> dict[str, Any]:
     if completed.returncode != 0:
         raise RuntimeError(f"import failed:\n{completed.stderr[-3000:]}")
     lines = parse_importtime(completed.stderr)
-    split = next((i for i, line in enumerate(lines) if line.module == "colorsys" and line.depth == 0), None)
+    split = next((i for i, line in enumerate(lines) if line.module == "tabnanny" and line.depth == 0), None)
     if split is None:
-        raise RuntimeError("marker import not found; is colorsys imported by the prelude?")
+        raise RuntimeError("marker import not found; is tabnanny imported by the prelude?")
     prelude_lines, added = lines[:split], lines[split + 1 :]
     return {
         "wall_seconds": wall,
@@ -107,7 +119,7 @@ def summarize(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         for module, us in run["added"].items():
             per_module.setdefault(module, []).append(us)
     heaviest = sorted(((statistics.median(values), module) for module, values in per_module.items()), reverse=True)
-    top_level = {}
+    top_level: dict[str, float] = {}
     for module, values in per_module.items():
         root = module.split(".")[0] if not module.startswith("airflow.") else ".".join(module.split(".")[:2])
         if module.startswith("airflow.providers."):
@@ -162,19 +174,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="fresh processes per target (default: %(default)s)")
     parser.add_argument("--prelude", default=DEFAULT_PRELUDE, help="what both share (default: %(default)r)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "import_cost.json")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="compile every module from source in every run (by default bytecode is cached in a temp dir)",
+    )
     args = parser.parse_args(argv)
 
-    for target in TARGETS.values():  # warm the filesystem cache and __pycache__
-        measure(args.prelude, target)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in TARGETS}
-    for _ in range(args.runs):
-        for name, target in TARGETS.items():  # interleaved, so machine noise hits both alike
-            runs[name].append(measure(args.prelude, target))
+    with tempfile.TemporaryDirectory(prefix="optjob-pycache-") as tmp:
+        pycache = None if args.no_bytecode_cache else Path(tmp)
+        for target in TARGETS.values():  # warm the filesystem cache and the bytecode cache
+            measure(args.prelude, target, pycache)
+        for _ in range(args.runs):
+            for name, target in TARGETS.items():  # interleaved, so machine noise hits both alike
+                runs[name].append(measure(args.prelude, target, pycache))
     report = {
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "prelude": args.prelude,
         "runs": args.runs,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "bytecode_cache": not args.no_bytecode_cache,
         **{name: summarize(name, name_runs) for name, name_runs in runs.items()},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -466,7 +466,8 @@ def evaluate_targets(results: list[dict[str, Any]], n: int) -> list[dict[str, An
             f"< {TARGET_MAX_LAG_MS:g} ms",
             ours["lag_max_ms"] is not None and ours["lag_max_ms"] < TARGET_MAX_LAG_MS,
             f"largest lag at {fmt(ours['lag_max_at_s'], 1)} s with {fmt(ours['lag_max_loop_thread_cpu_ms'], 0)} ms "
-            f"loop-thread CPU; max on-CPU lag {fmt(ours['busy_lag_max_ms'], 0)} ms; p99 {fmt(ours['lag_p99_ms'], 1)} ms",
+            f"loop-thread CPU; max on-CPU lag {fmt(ours['busy_lag_max_ms'], 0)} ms; "
+            f"p99 {fmt(ours['lag_p99_ms'], 1)} ms",
         )
         delay = ours["event_delay_p99_s"]
         add(

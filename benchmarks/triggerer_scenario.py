@@ -191,10 +191,10 @@ def main(argv: list[str]) -> int:
     import aiobotocore.client
     import aiobotocore.credentials
     import aiobotocore.session  # noqa: F401
+    import airflow.providers.amazon.aws.hooks.base_aws
+    import airflow.triggers.base  # noqa: F401
     import psutil
 
-    import airflow.providers.amazon.aws.hooks.base_aws  # noqa: F401
-    import airflow.triggers.base  # noqa: F401
     from airflow_provider_optjob.testing import EmulatorControl
 
     if spec["implementation"] == "ours":
