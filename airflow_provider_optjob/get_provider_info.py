@@ -48,4 +48,22 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_optjob.links.optimization_job.SageMakerOptimizationJobLink"],
+        "config": {
+            "sagemaker_optimization_job": {
+                "description": "Settings of the SageMaker optimization job provider.",
+                "options": {
+                    "freeze_gc_after_client_setup": {
+                        "description": (
+                            "Once the first shared SageMaker client of a process (normally the triggerer) "
+                            "is set up, move the objects alive then out of the garbage collector's reach "
+                            "(gc.freeze), so full collections do not stall the triggerer's event loop."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "False",
+                        "default": "True",
+                    }
+                },
+            }
+        },
     }

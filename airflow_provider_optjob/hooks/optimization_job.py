@@ -11,7 +11,8 @@ from botocore.exceptions import DataNotFoundError
 
 from airflow_provider_optjob.compat import AirflowNotFoundException
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
-from airflow_provider_optjob.hooks.shared_async_client import shared_async_client
+from airflow_provider_optjob.hooks.gc_freeze import freeze_long_lived_objects_once
+from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
 from airflow_provider_optjob.job_name import validate_job_name
 from airflow_provider_optjob.outcome import OptimizationJobOutcome, build_job_outcome
 
@@ -176,7 +177,8 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         if client is None:
             async with self.async_client() as borrowed:
                 return await self.async_describe_optimization_job(job_name, borrowed)
-        response: dict[str, Any] = await client.describe_optimization_job(OptimizationJobName=job_name)
+        async with request_slot(client):
+            response: dict[str, Any] = await client.describe_optimization_job(OptimizationJobName=job_name)
         return response
 
     def _shared_client_key(self) -> Hashable:
@@ -188,6 +190,7 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         self.check_connection_exists()
         session: Any = self.get_session(region_name=self.region_name, deferrable=True)
         _preload_service_data(session.get_component("data_loader"))
+        freeze_long_lived_objects_once()
         return session.create_client(
             _SERVICE,
             region_name=self.region_name,

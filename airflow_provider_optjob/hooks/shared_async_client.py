@@ -32,6 +32,7 @@ class _SharedClient:
 _clients_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, _SharedClient]] = (
     weakref.WeakKeyDictionary()
 )
+_request_slots_by_client: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 class _CreationCancelled(Exception):
@@ -93,6 +94,7 @@ async def _create(
         context = await asyncio.to_thread(open_context)
         shared.client = await context.__aenter__()
         shared.context = context
+        _request_slots_by_client[shared.client] = asyncio.Semaphore(_connection_pool_size(shared.client))
     except BaseException as error:
         if clients.get(key) is shared:
             del clients[key]
@@ -102,6 +104,29 @@ async def _create(
         raise
     shared.ready.set_result(None)
     return shared
+
+
+@asynccontextmanager
+async def request_slot(client: Any) -> AsyncIterator[None]:
+    """
+    Hold one of the shared client's request slots (as many as its HTTP connection pool) for one call.
+
+    Without it, every trigger that wakes in the same loop turn prepares and signs its request before
+    any of them waits for a connection, which stalls the loop when thousands start together.
+
+    :param client: a client lent by :func:`shared_async_client` (any other client passes through).
+    """
+    slots = _request_slots_by_client.get(client)
+    if slots is None:
+        yield
+        return
+    async with slots:
+        yield
+
+
+def _connection_pool_size(client: Any) -> int:
+    size = getattr(getattr(getattr(client, "meta", None), "config", None), "max_pool_connections", None)
+    return size if isinstance(size, int) and size > 0 else 10
 
 
 def shared_client_count() -> int:

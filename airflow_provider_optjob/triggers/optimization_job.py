@@ -135,7 +135,9 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         last_status: str | None = None
         not_found_since: float | None = None
         failures_in_a_row = 0
+        await asyncio.sleep(_first_poll_offset(self.poll_interval, self.end_time - time.time()))
         while True:
+            poll_started = time.monotonic()
             delay = self.poll_interval
             try:
                 response = await hook.async_describe_optimization_job(self.job_name, client)
@@ -162,6 +164,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
                 else:
                     return self._event("error", describe_failure_message(self.job_name, kind, error))
             else:
+                delay = max(0.0, self.poll_interval - (time.monotonic() - poll_started))
                 failures_in_a_row = 0
                 not_found_since = None
                 status = response.get("OptimizationJobStatus")
@@ -189,6 +192,15 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
     def _describe_setup_failure(self, error: BaseException) -> str:
         kind = classify_api_error(error)
         return describe_failure_message(self.job_name, kind, error)
+
+
+def _first_poll_offset(poll_interval: float, remaining: float) -> float:
+    """
+    Spread first polls over one interval, so triggers deferred together do not poll in lockstep.
+
+    The deferring task has just looked at the job, so the first poll may wait.
+    """
+    return random.uniform(0, max(0.0, min(poll_interval, remaining)))
 
 
 def _backoff_delay(poll_interval: float, failures_in_a_row: int) -> float:

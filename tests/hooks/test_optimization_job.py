@@ -214,3 +214,24 @@ class TestAsyncApi:
 
         with pytest.raises(OptimizationJobConnectionError, match="'aws_typo' does not exist"):
             await hook.async_describe_optimization_job("any-job")
+
+
+async def test_requests_on_a_shared_client_are_limited_to_its_connection_pool(optjob_aws_conn):
+    from airflow_provider_optjob.hooks.shared_async_client import request_slot
+
+    hook = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn, config={"max_pool_connections": 4})
+    in_flight = 0
+    most_in_flight = 0
+
+    async def call(client: Any) -> None:
+        nonlocal in_flight, most_in_flight
+        async with request_slot(client):
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+
+    async with hook.async_client() as client:
+        await asyncio.gather(*(call(client) for _ in range(40)))
+
+    assert most_in_flight == 4
