@@ -2,8 +2,8 @@
 
 ``faults_create_<mode>`` creates ``faults-create-<mode>`` and waits in the triggerer (``deferrable``) or on
 the worker (``worker``), without task retries; ``faults_retried_<mode>`` creates ``faults-retried-<mode>``
-with one immediate task retry. Every DAG has a downstream ``all_done`` task, ``report``, that returns the
-``job_result`` XCom it found.
+with one immediate task retry. Every DAG has a downstream ``all_done`` task, ``report``, that returns
+``{"job_result": <the job_result XCom it found>}``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ except ImportError:  # Airflow 2
     from airflow import DAG  # type: ignore[attr-defined,no-redef,unused-ignore]
     from airflow.decorators import task  # type: ignore[attr-defined,no-redef,unused-ignore]
 
-FAST_CLIENT = {"read_timeout": 1, "connect_timeout": 1, "retries": {"mode": "standard", "max_attempts": 2}}
+#: A read timeout of 1 s (the latency rows answer slower than that); botocore's default 3 attempts per call.
+FAST_CLIENT = {"read_timeout": 1, "connect_timeout": 1, "retries": {"mode": "standard", "max_attempts": 3}}
 MODES: dict[str, dict[str, Any]] = {"deferrable": {"deferrable": True}, "worker": {"deferrable": False}}
 
 
@@ -36,9 +37,9 @@ def job_config(job_name: str) -> dict[str, Any]:
 
 
 @task(trigger_rule="all_done")
-def report(**context: Any) -> Any:
+def report(**context: Any) -> dict[str, Any]:
     """Return what the create task pushed as ``job_result`` (``None`` if it pushed nothing)."""
-    return context["ti"].xcom_pull(task_ids="create", key="job_result")
+    return {"job_result": context["ti"].xcom_pull(task_ids="create", key="job_result")}
 
 
 def fault_create_dag(dag_id: str, job_name: str, retries: int, mode_arguments: dict[str, Any]) -> DAG:

@@ -2,7 +2,8 @@
 
 ``faults_sensor_<mode>`` waits on ``faults-sensor-<mode>`` (not-found grace 5 s);
 ``faults_gone_<mode>`` waits on ``faults-gone-<mode>`` with a short grace (0.5 s), for jobs that vanish.
-Every DAG has a downstream ``all_done`` task, ``report``, that returns the ``job_result`` XCom it found.
+Every DAG has a downstream ``all_done`` task, ``report``, that returns
+``{"job_result": <the job_result XCom it found>}``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ MODES: dict[str, dict[str, Any]] = {
 
 
 @task(trigger_rule="all_done")
-def report(**context: Any) -> Any:
+def report(**context: Any) -> dict[str, Any]:
     """Return what the sensor pushed as ``job_result`` (``None`` if it pushed nothing)."""
-    return context["ti"].xcom_pull(task_ids="wait", key="job_result")
+    return {"job_result": context["ti"].xcom_pull(task_ids="wait", key="job_result")}
 
 
 def fault_sensor_dag(dag_id: str, job_name: str, grace: float, mode_arguments: dict[str, Any]) -> DAG:

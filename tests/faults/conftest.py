@@ -20,7 +20,8 @@ _COLUMNS = (("#", 3), ("component", 33), ("fault", 52), ("required outcome", 52)
 
 
 def _row_of(item: pytest.Item) -> Row | None:
-    row = getattr(item, "callspec", None) and item.callspec.params.get("row")
+    callspec = getattr(item, "callspec", None)
+    row = callspec.params.get("row") if callspec is not None else None
     return row if isinstance(row, Row) else None
 
 

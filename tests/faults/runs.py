@@ -39,6 +39,12 @@ def run_dag_with_logs(capfd: pytest.CaptureFixture[str], dag_file: str, dag_id: 
     return dag_run, out + err
 
 
+def error_lines(logs: str, limit: int = 6) -> str:
+    """The last distinct log lines that mention an error, to explain a failed assertion about a run."""
+    lines = [line.strip() for line in logs.splitlines() if "Error" in line or "Exception" in line]
+    return "\n".join(list(dict.fromkeys(lines))[-limit:])
+
+
 def describe_calls(control: EmulatorControl) -> int:
     return control.call_counts().get("DescribeOptimizationJob", 0)
 

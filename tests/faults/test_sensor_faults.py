@@ -14,13 +14,18 @@ import pytest
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from tests.airflow_runs import task_states, xcom_value
 from tests.faults.matrix import SENSOR_MODES, Row, rows_for
-from tests.faults.runs import Waiter, describe_calls, meanwhile, run_dag_with_logs
+from tests.faults.runs import Waiter, describe_calls, error_lines, meanwhile, run_dag_with_logs
 from tests.job_requests import job_config
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 DAG_FILE = "faults_sensor.py"
 SUCCEEDS = "task succeeds once the fault ends; COMPLETED outcome reaches the downstream task"
+
+
+def seen_downstream(dag_run: Any) -> Any:
+    """The ``job_result`` XCom as the downstream ``all_done`` task found it."""
+    return xcom_value(dag_run, "report")["job_result"]
 
 
 def job_name(row: Row) -> str:
@@ -65,10 +70,10 @@ def test_transient_faults_end_in_success(row, faults, hook, control, capfd):
     for fault in faults:
         control.add_fault(operation="DescribeOptimizationJob", **fault)
 
-    dag_run, _ = run_dag_with_logs(capfd, DAG_FILE, f"faults_sensor_{row.mode}")
+    dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, f"faults_sensor_{row.mode}")
 
-    assert task_states(dag_run) == {"wait": "success", "report": "success"}
-    assert xcom_value(dag_run, "report")["status"] == "COMPLETED"
+    assert task_states(dag_run) == {"wait": "success", "report": "success"}, error_lines(logs)
+    assert seen_downstream(dag_run)["status"] == "COMPLETED"
     assert control.faults() == [], "the sensor finished before it met the whole fault"
 
 
@@ -93,8 +98,8 @@ def test_not_found_within_grace_then_success(row, optjob_aws_conn, control, capf
     with meanwhile(control, create_once_the_sensor_looked):
         dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, f"faults_sensor_{row.mode}")
 
-    assert task_states(dag_run) == {"wait": "success", "report": "success"}
-    assert xcom_value(dag_run, "report")["status"] == "COMPLETED"
+    assert task_states(dag_run) == {"wait": "success", "report": "success"}, error_lines(logs)
+    assert seen_downstream(dag_run)["status"] == "COMPLETED"
     assert f"Optimization job {job_name(row)} is not found yet" in logs
 
 
@@ -118,7 +123,7 @@ def test_not_found_past_grace_fails_naming_the_job(row, hook, control, capfd):
     assert task_states(dag_run) == {"wait": "failed", "report": "success"}
     assert f"Optimization job '{gone_job_name(row)}' does not exist" in logs
     assert "check the job name, and the region and account" in logs
-    assert xcom_value(dag_run, "report") is None
+    assert seen_downstream(dag_run) is None
     assert time.monotonic() - started < 20, "the sensor waited far past its grace period"
 
 
@@ -181,8 +186,8 @@ def test_unknown_status_keeps_waiting(row, hook, control, capfd):
     with meanwhile(control, pause_then_complete):
         dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, f"faults_sensor_{row.mode}")
 
-    assert task_states(dag_run) == {"wait": "success", "report": "success"}
-    assert xcom_value(dag_run, "report")["status"] == "COMPLETED"
+    assert task_states(dag_run) == {"wait": "success", "report": "success"}, error_lines(logs)
+    assert seen_downstream(dag_run)["status"] == "COMPLETED"
     assert f"Optimization job {job_name(row)} is PAUSED" in logs
 
 
@@ -224,7 +229,7 @@ def test_failed_job_with_an_empty_reason(row, hook, control, capfd):
 
     assert task_states(dag_run) == {"wait": "failed", "report": "success"}
     assert f"Optimization job '{job_name(row)}' ended with status FAILED: no FailureReason was given" in logs
-    seen = xcom_value(dag_run, "report")
+    seen = seen_downstream(dag_run)
     assert seen["status"] == "FAILED"
     assert not seen["failure_reason"]
 
@@ -251,7 +256,7 @@ def test_failed_job_with_a_very_long_reason(row, hook, control, capfd):
     assert len(LONG_REASON) == 1024
     assert task_states(dag_run) == {"wait": "failed", "report": "success"}
     assert f"Optimization job '{job_name(row)}' ended with status FAILED: {LONG_REASON}" in logs
-    assert xcom_value(dag_run, "report")["failure_reason"] == LONG_REASON
+    assert seen_downstream(dag_run)["failure_reason"] == LONG_REASON
     assert xcom_value(dag_run, "wait", "failure_reason") == LONG_REASON
 
 
@@ -269,10 +274,10 @@ def test_completed_job_without_optimization_output(row, hook, control, capfd):
     control.script_job(job_name(row), final_status="COMPLETED", omit_optimization_output=True)
     hook.create_optimization_job(job_config(job_name(row)))
 
-    dag_run, _ = run_dag_with_logs(capfd, DAG_FILE, f"faults_sensor_{row.mode}")
+    dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, f"faults_sensor_{row.mode}")
 
-    assert task_states(dag_run) == {"wait": "success", "report": "success"}
-    seen = xcom_value(dag_run, "report")
+    assert task_states(dag_run) == {"wait": "success", "report": "success"}, error_lines(logs)
+    seen = seen_downstream(dag_run)
     assert seen["status"] == "COMPLETED"
     assert seen["recommended_inference_image"] is None
     assert seen["output_s3_uri"] == "s3://models/optimized/"
@@ -308,5 +313,5 @@ def test_job_deleted_while_waited_on(row, hook, control, optjob_aws_conn, capfd)
 
     assert task_states(dag_run) == {"wait": "failed", "report": "success"}
     assert f"Optimization job '{gone_job_name(row)}' does not exist" in logs
-    assert xcom_value(dag_run, "report") is None
+    assert seen_downstream(dag_run) is None
     assert time.monotonic() - started < 20, "the sensor waited far past its grace period"

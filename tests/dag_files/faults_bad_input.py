@@ -1,0 +1,56 @@
+"""DAGs whose input is only found bad at run time (``tests/test_bad_input.py``).
+
+``faults_bad_rendered_name``: job names that render (``ds_nodash``) to names the API rejects.
+``faults_bad_conn_id``: an ``aws_conn_id`` that names no Airflow connection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_optjob.operators.optimization_job import (
+    SageMakerCreateOptimizationJobOperator,
+    SageMakerOptimizationJobResultOperator,
+    SageMakerStopOptimizationJobOperator,
+)
+from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG  # type: ignore[attr-defined,no-redef,unused-ignore]
+
+#: Renders to ``opt_20260101``-style names: the underscore is not allowed.
+BAD_RENDERED_NAME = "opt_{{ ds_nodash }}"
+
+
+def job_config(job_name: str) -> dict[str, Any]:
+    return {
+        "OptimizationJobName": job_name,
+        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerOptimization",
+        "ModelSource": {"S3": {"S3Uri": "s3://models/llama/"}},
+        "DeploymentInstanceType": "ml.g5.2xlarge",
+        "OptimizationConfigs": [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}],
+        "OutputConfig": {"S3OutputLocation": "s3://models/optimized/"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+
+
+with DAG(
+    dag_id="faults_bad_rendered_name", schedule=None, start_date=datetime(2026, 1, 1), catchup=False
+) as faults_bad_rendered_name:
+    SageMakerOptimizationJobSensor(task_id="wait", job_name=BAD_RENDERED_NAME, poke_interval=0.1, timeout=10)
+    SageMakerOptimizationJobResultOperator(task_id="result", job_name=BAD_RENDERED_NAME)
+    SageMakerStopOptimizationJobOperator(task_id="stop", job_name=BAD_RENDERED_NAME)
+    SageMakerCreateOptimizationJobOperator(task_id="create", config=job_config(BAD_RENDERED_NAME), poke_interval=0.1)
+
+with DAG(
+    dag_id="faults_bad_conn_id", schedule=None, start_date=datetime(2026, 1, 1), catchup=False
+) as faults_bad_conn_id:
+    SageMakerOptimizationJobSensor(
+        task_id="wait", job_name="any-job", aws_conn_id="aws_typo", poke_interval=0.1, timeout=10
+    )
+    SageMakerCreateOptimizationJobOperator(
+        task_id="create", config=job_config("any-job"), aws_conn_id="aws_typo", poke_interval=0.1
+    )
