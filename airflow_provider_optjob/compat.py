@@ -2,10 +2,20 @@
 
 Newer ``apache-airflow-providers-common-compat`` releases ship ``common.compat.sdk``, which picks the
 right location for each name on the running Airflow. The releases that Amazon MWAA pins for Airflow
-2.10 predate it, so the Airflow 2 locations are the explicit fallback.
+2.10, 2.11.0 and 3.0 predate it (1.2 to 1.7); there the Airflow 2 locations, which Airflow 3.0 still
+re-exports, are the fallback. ``mask_secret`` joined ``common.compat.sdk`` later than the rest (it is
+missing from the 1.14 to 1.18 releases that MWAA pins for 2.11.2, 3.2 and 3.3), so it is looked up on
+its own: the Task SDK's ``airflow.sdk.log`` on Airflow 3, ``airflow.utils.log.secrets_masker`` on 2.
+
+Names are found by trying where they live. The one behaviour that differs without a name to look for
+is :func:`push_xcom`'s, keyed on the Airflow version here so that no other module compares versions.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from airflow import __version__ as _airflow_version
 
 try:
     from airflow.providers.common.compat.sdk import (
@@ -15,25 +25,54 @@ try:
         AirflowSkipException,
         Context,
         PokeReturnValue,
-        mask_secret,
+        conf,
     )
-except ImportError:  # common-compat < 1.8 (Airflow 2.10 / 2.11 under MWAA constraints)
-    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
+except ImportError:  # common-compat < 1.8 (MWAA's Airflow 2.10, 2.11.0 and 3.0 constraint sets)
+    from airflow.configuration import conf  # type: ignore[no-redef,unused-ignore]
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined,unused-ignore]
         AirflowException,
         AirflowNotFoundException,
         AirflowSensorTimeout,
         AirflowSkipException,
     )
     from airflow.sensors.base import PokeReturnValue  # type: ignore[no-redef,unused-ignore]
-    from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
+    from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+try:
+    from airflow.sdk.log import mask_secret
+except ImportError:  # Airflow 2
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef,unused-ignore]
 
+#: Airflow 3.0's execution API refuses an XCom whose value is ``None`` (the request then has no body, and
+#: the route requires one), which fails the task that pushes it; Airflow 2 and 3.1+ store ``None``.
+XCOM_ACCEPTS_NONE = not _airflow_version.startswith("3.0.")
+
+
+def push_xcom(task_instance: Any, key: str, value: Any) -> None:
+    """
+    Push one XCom from a running task.
+
+    Where Airflow cannot store ``None`` (3.0), a ``None`` value is not pushed: pulling the missing key
+    gives ``None`` all the same.
+
+    :param task_instance: the task instance from the context (``context["ti"]``).
+    :param key: the XCom key.
+    :param value: a JSON-serializable value.
+    """
+    if value is None and not XCOM_ACCEPTS_NONE:
+        return
+    task_instance.xcom_push(key=key, value=value)
+
+
 __all__ = [
+    "XCOM_ACCEPTS_NONE",
     "AirflowException",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "Context",
     "PokeReturnValue",
+    "conf",
     "mask_secret",
+    "push_xcom",
 ]

@@ -34,6 +34,10 @@ _EXPECTED_TYPES: dict[str, tuple[type, str]] = {
 }
 
 
+#: Members whose values may hold secrets, so errors never echo them.
+_ENVIRONMENT_KEYS = frozenset({"OptimizationEnvironment"})
+
+
 class InvalidOptimizationJobConfigError(ValueError):
     """A ``CreateOptimizationJob`` request that the API would reject."""
 
@@ -60,15 +64,17 @@ def validate_create_config(config: object) -> dict[str, Any]:
     for key, value in config.items():
         expected = _EXPECTED_TYPES.get(key)
         if expected and not is_templated(value) and not _has_type(value, expected[0]):
+            shown = "" if key in _ENVIRONMENT_KEYS else f": {value!r}"
             raise InvalidOptimizationJobConfigError(
-                f"config field {key} must be {expected[1]}, got {type(value).__name__}: {value!r}."
+                f"config field {key} must be {expected[1]}, got {type(value).__name__}{shown}."
             )
     for index, entry in enumerate(config["OptimizationConfigs"]):
         if not isinstance(entry, Mapping) or len(entry) != 1:
             raise InvalidOptimizationJobConfigError(
                 f"config field OptimizationConfigs[{index}] must be a dict with exactly one of "
                 f"ModelQuantizationConfig, ModelCompilationConfig, ModelShardingConfig, "
-                f"ModelSpeculativeDecodingConfig; got {entry!r}."
+                f"ModelSpeculativeDecodingConfig; got "
+                f"{sorted(map(str, entry)) if isinstance(entry, Mapping) else type(entry).__name__}."
             )
     if not is_templated(config["OptimizationJobName"]):
         validate_job_name(config["OptimizationJobName"])

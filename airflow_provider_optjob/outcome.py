@@ -63,14 +63,17 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _iso_utc(value: object) -> str | None:
     """Render a timestamp (``datetime``, epoch seconds or ISO string) as ISO-8601 in UTC."""
     if isinstance(value, datetime):
         moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat()
+        try:
+            return moment.astimezone(timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError):  # outside datetime's range once moved to UTC
+            return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from airflow_provider_optjob.compat import Context
+if TYPE_CHECKING:
+    from airflow_provider_optjob.compat import Context
 
 
 class RecordingTaskInstance:

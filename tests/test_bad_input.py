@@ -200,7 +200,11 @@ class TestWaitSettingsAtParseTime:
             pytest.param(
                 {"not_found_grace_period": -1}, "not_found_grace_period must not be negative, got -1", id="grace"
             ),
-            pytest.param({"poke_interval": "60"}, "poke_interval must be a number of seconds, got '60'", id="string"),
+            pytest.param(
+                {"poke_interval": "60"},
+                "poke_interval must be a number of seconds or a timedelta, got '60'",
+                id="string",
+            ),
         ],
     )
     def test_sensor(self, arguments, message):
@@ -245,3 +249,19 @@ def test_misspelled_if_exists_fails_in_the_constructor(if_exists):
         SageMakerCreateOptimizationJobOperator(
             task_id="create", config=job_config("quantize-llama"), if_exists=if_exists
         )
+
+
+def test_intervals_may_be_given_as_timedeltas():
+    from datetime import timedelta
+
+    from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
+
+    sensor = SageMakerOptimizationJobSensor(
+        task_id="wait",
+        job_name="job-a",
+        poke_interval=timedelta(seconds=30),
+        timeout=timedelta(hours=2),
+        not_found_grace_period=timedelta(minutes=1),
+    )
+
+    assert (sensor.poke_interval, sensor.timeout, sensor.not_found_grace_period) == (30.0, 7200.0, 60.0)

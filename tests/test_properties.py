@@ -169,14 +169,15 @@ def test_outcome_of_any_response_the_shape_allows(response, job_name):
     outcome = build_job_outcome(response, job_name)
 
     assert_is_a_valid_outcome(outcome)
-    assert outcome["job_name"] == response["OptimizationJobName"] or job_name or ""
-    assert outcome["status"] == response["OptimizationJobStatus"]
-    assert outcome["job_arn"] == response["OptimizationJobArn"]
-    assert outcome["failure_reason"] == response.get("FailureReason")
-    assert outcome["recommended_inference_image"] == response.get("OptimizationOutput", {}).get(
-        "RecommendedInferenceImage"
+    # An empty string from the API means "absent", so the outcome says None.
+    assert outcome["job_name"] == (response["OptimizationJobName"] or job_name or "")
+    assert outcome["status"] == (response["OptimizationJobStatus"] or None)
+    assert outcome["job_arn"] == (response["OptimizationJobArn"] or None)
+    assert outcome["failure_reason"] == (response.get("FailureReason") or None)
+    assert outcome["recommended_inference_image"] == (
+        response.get("OptimizationOutput", {}).get("RecommendedInferenceImage") or None
     )
-    assert outcome["output_s3_uri"] == response["OutputConfig"]["S3OutputLocation"]
+    assert outcome["output_s3_uri"] == (response["OutputConfig"]["S3OutputLocation"] or None)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from enum import Enum
 
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError, PartialCredentialsError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+#: Longest pause between two tries while the API throttles or fails, as a multiple of the base interval.
+MAX_BACKOFF_FACTOR = 8.0
 
 _THROTTLING_CODES = frozenset(
     {
@@ -119,3 +123,16 @@ def describe_failure_message(job_name: str, kind: ApiErrorKind, error: BaseExcep
             "its identity is allowed sagemaker:DescribeOptimizationJob."
         )
     return f"Describing optimization job {job_name!r} failed: {error}"
+
+
+def backoff_delay(base_interval: float, failures_in_a_row: int) -> float:
+    """
+    Full-jitter exponential backoff for transient errors, between one and :data:`MAX_BACKOFF_FACTOR` base intervals.
+
+    Callers bound the retries by their deadline, never by a count that a throttling storm could use up.
+
+    :param base_interval: the caller's normal interval between two tries, in seconds.
+    :param failures_in_a_row: how many tries in a row have failed (1 after the first failure).
+    """
+    ceiling = base_interval * min(MAX_BACKOFF_FACTOR, 2.0**failures_in_a_row)
+    return random.uniform(base_interval, max(base_interval, ceiling))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.compat import AirflowException, Context
 from airflow_provider_optjob.exceptions import OptimizationJobNotFinishedError, OptimizationJobNotFoundError
-from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error, error_code
+from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, backoff_delay, classify_api_error, error_code
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.job_check import describe_when_visible
 from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_from_trigger_event, push_outcome
@@ -20,7 +22,7 @@ from airflow_provider_optjob.job_name import is_templated, validate_job_name
 from airflow_provider_optjob.job_status import is_terminal
 from airflow_provider_optjob.job_wait import trigger_for_task, wait_on_worker
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
-from airflow_provider_optjob.wait_settings import validate_wait_settings
+from airflow_provider_optjob.wait_settings import Duration, wait_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -154,9 +156,9 @@ class SageMakerCreateOptimizationJobOperator(_OptimizationJobOperator):
         config: dict[str, Any],
         wait_for_completion: bool = True,
         deferrable: bool = True,
-        poke_interval: float = 60,
-        max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
-        not_found_grace_period: float = 60,
+        poke_interval: Duration = 60,
+        max_wait: Duration = DEFAULT_MAX_WAIT_SECONDS,
+        not_found_grace_period: Duration = 60,
         if_exists: Literal["attach", "fail"] = "attach",
         fail_on_job_failure: bool = True,
         **kwargs: Any,
@@ -164,16 +166,16 @@ class SageMakerCreateOptimizationJobOperator(_OptimizationJobOperator):
         super().__init__(**kwargs)
         if if_exists not in IF_EXISTS_CHOICES:
             raise ValueError(f"if_exists must be one of {', '.join(map(repr, IF_EXISTS_CHOICES))}, got {if_exists!r}.")
-        validate_wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=not_found_grace_period)
+        settings = wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=not_found_grace_period)
         if not is_templated(config):
             validate_create_config(config)
             mask_environment_secrets(config)
         self.config = config
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poke_interval = poke_interval
-        self.max_wait = max_wait
-        self.not_found_grace_period = not_found_grace_period
+        self.poke_interval = settings.poke_interval
+        self.max_wait = settings.timeout
+        self.not_found_grace_period = settings.not_found_grace_period
         self.if_exists = if_exists
         self.fail_on_job_failure = fail_on_job_failure
         self._job_name: str | None = None
@@ -236,10 +238,16 @@ class SageMakerCreateOptimizationJobOperator(_OptimizationJobOperator):
         else:
             self.log.info("Asked SageMaker to stop optimization job %s.", self._job_name)
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render the templated fields, then mask the environment values they produced."""
+        super().render_template_fields(context, jinja_env)
+        if isinstance(self.config, Mapping):
+            mask_environment_secrets(self.config)
+
     def _create_or_attach(self, config: dict[str, Any]) -> None:
         job_name = config["OptimizationJobName"]
         try:
-            response = self.hook.create_optimization_job(config)
+            response = self._create_within_deadline(config)
         except ClientError as error:
             if error_code(error) != "ResourceInUse":
                 raise
@@ -252,6 +260,27 @@ class SageMakerCreateOptimizationJobOperator(_OptimizationJobOperator):
             self.log.info("Optimization job %s already exists; attaching to it instead of creating one.", job_name)
             return
         self.log.info("Created optimization job %s (%s).", job_name, response.get("OptimizationJobArn"))
+
+    def _create_within_deadline(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Call CreateOptimizationJob, retrying throttling, 5xx and connection errors until ``max_wait`` has passed."""
+        deadline = time.monotonic() + self.max_wait
+        failures_in_a_row = 0
+        while True:
+            try:
+                return self.hook.create_optimization_job(config)
+            except (ClientError, BotoCoreError) as error:
+                remaining = deadline - time.monotonic()
+                if classify_api_error(error) is not ApiErrorKind.TRANSIENT or remaining <= 0:
+                    raise
+                failures_in_a_row += 1
+                delay = min(backoff_delay(self.poke_interval, failures_in_a_row), remaining)
+                self.log.warning(
+                    "Creating optimization job %s failed (%s); retrying in %.1f s.",
+                    config["OptimizationJobName"],
+                    error,
+                    delay,
+                )
+                time.sleep(delay)
 
 
 class SageMakerStopOptimizationJobOperator(_OptimizationJobOperator):
@@ -286,19 +315,19 @@ class SageMakerStopOptimizationJobOperator(_OptimizationJobOperator):
         job_name: str,
         wait_for_completion: bool = False,
         deferrable: bool = True,
-        poke_interval: float = 30,
-        max_wait: float = 60 * 60,
+        poke_interval: Duration = 30,
+        max_wait: Duration = 60 * 60,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        validate_wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=0)
+        settings = wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=0)
         if not is_templated(job_name):
             validate_job_name(job_name)
         self.job_name = job_name
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poke_interval = poke_interval
-        self.max_wait = max_wait
+        self.poke_interval = settings.poke_interval
+        self.max_wait = settings.timeout
 
     def execute(self, context: Context) -> OptimizationJobOutcome:
         """Stop the job unless it has finished; wait for it if asked."""

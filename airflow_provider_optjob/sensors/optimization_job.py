@@ -16,7 +16,7 @@ from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_
 from airflow_provider_optjob.job_name import is_templated, validate_job_name
 from airflow_provider_optjob.job_status import is_terminal
 from airflow_provider_optjob.job_wait import trigger_for_task
-from airflow_provider_optjob.wait_settings import validate_wait_settings
+from airflow_provider_optjob.wait_settings import Duration, wait_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -63,19 +63,18 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
         *,
         job_name: str,
         deferrable: bool = True,
-        poke_interval: float = 60,
-        timeout: float = 60 * 60 * 24,
-        not_found_grace_period: float = 60,
+        poke_interval: Duration = 60,
+        timeout: Duration = 60 * 60 * 24,
+        not_found_grace_period: Duration = 60,
         **kwargs: Any,
     ) -> None:
-        validate_wait_settings(poke_interval=poke_interval, timeout=timeout, grace=not_found_grace_period)
-        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        settings = wait_settings(poke_interval=poke_interval, timeout=timeout, grace=not_found_grace_period)
+        super().__init__(poke_interval=settings.poke_interval, timeout=settings.timeout, **kwargs)
         if not is_templated(job_name):
             validate_job_name(job_name)
         self.job_name = job_name
         self.deferrable = deferrable
-        self.not_found_grace_period = not_found_grace_period
-        self._not_found_since: float | None = None
+        self.not_found_grace_period = settings.not_found_grace_period
 
     def execute(self, context: Context) -> Any:
         """Check the job once; finish if it is terminal, else defer (or poll, when not deferrable)."""

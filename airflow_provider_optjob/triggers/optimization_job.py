@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
 from airflow_provider_optjob.hooks.api_errors import (
     ApiErrorKind,
+    backoff_delay,
     classify_api_error,
     describe_failure_message,
 )
@@ -23,10 +24,6 @@ from airflow_provider_optjob.outcome import build_job_outcome
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-#: Longest pause between two Describe calls while the API throttles or fails, as a multiple of the
-#: poll interval.
-MAX_BACKOFF_FACTOR = 8.0
 
 
 class SageMakerOptimizationJobTrigger(BaseTrigger):
@@ -134,6 +131,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
     async def _poll(self, hook: SageMakerOptimizationJobHook, client: Any) -> dict[str, Any]:
         last_status: str | None = None
         not_found_since: float | None = None
+        seen_job = False
         failures_in_a_row = 0
         await asyncio.sleep(_first_poll_offset(self.poll_interval, self.end_time - time.time()))
         while True:
@@ -143,6 +141,13 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
                 response = await hook.async_describe_optimization_job(self.job_name, client)
             except (ClientError, BotoCoreError) as error:
                 kind = classify_api_error(error)
+                if kind is ApiErrorKind.NOT_FOUND and seen_job:
+                    return self._event(
+                        "error",
+                        f"Optimization job {self.job_name!r} does not exist any more: it disappeared while being "
+                        f"waited on (last status: {last_status}), so it was deleted, or the connection now points "
+                        f"at another account or region. ({error})",
+                    )
                 if kind is ApiErrorKind.NOT_FOUND:
                     not_found_since = not_found_since or time.time()
                     if time.time() - not_found_since >= self.not_found_grace_period:
@@ -154,7 +159,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
                     self.log.info("Optimization job %s is not found yet; polling again.", self.job_name)
                 elif kind is ApiErrorKind.TRANSIENT:
                     failures_in_a_row += 1
-                    delay = _backoff_delay(self.poll_interval, failures_in_a_row)
+                    delay = backoff_delay(self.poll_interval, failures_in_a_row)
                     self.log.warning(
                         "Describing optimization job %s failed (%s); retrying in %.1f s.",
                         self.job_name,
@@ -167,6 +172,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
                 delay = max(0.0, self.poll_interval - (time.monotonic() - poll_started))
                 failures_in_a_row = 0
                 not_found_since = None
+                seen_job = True
                 status = response.get("OptimizationJobStatus")
                 if status != last_status:
                     self.log.info("Optimization job %s is %s.", self.job_name, status)
@@ -201,9 +207,3 @@ def _first_poll_offset(poll_interval: float, remaining: float) -> float:
     The deferring task has just looked at the job, so the first poll may wait.
     """
     return random.uniform(0, max(0.0, min(poll_interval, remaining)))
-
-
-def _backoff_delay(poll_interval: float, failures_in_a_row: int) -> float:
-    """Full-jitter exponential backoff, between one poll interval and :data:`MAX_BACKOFF_FACTOR` of them."""
-    ceiling = poll_interval * min(MAX_BACKOFF_FACTOR, 2.0**failures_in_a_row)
-    return random.uniform(poll_interval, max(poll_interval, ceiling))
