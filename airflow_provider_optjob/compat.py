@@ -7,12 +7,14 @@ re-exports, are the fallback. ``mask_secret`` joined ``common.compat.sdk`` later
 missing from the 1.14 to 1.18 releases that MWAA pins for 2.11.2, 3.2 and 3.3), so it is looked up on
 its own: the Task SDK's ``airflow.sdk.log`` on Airflow 3, ``airflow.utils.log.secrets_masker`` on 2.
 
-Names are found by trying where they live. The one behaviour that differs without a name to look for
-is :func:`push_xcom`'s, keyed on the Airflow version here so that no other module compares versions.
+Names are found by trying where they live. Behaviour that differs without a name to look for is
+wrapped here too: :func:`push_xcom` (keyed on the Airflow version, so that no other module compares
+versions) and :func:`first_reschedule_date`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from airflow import __version__ as _airflow_version
@@ -64,6 +66,24 @@ def push_xcom(task_instance: Any, key: str, value: Any) -> None:
     task_instance.xcom_push(key=key, value=value)
 
 
+def first_reschedule_date(context: Context) -> datetime | None:
+    """
+    When a sensor in ``reschedule`` mode first started its current try, as Airflow 3 reports it.
+
+    Airflow 3 asks the API server (``ti.get_first_reschedule_date``), and Airflow 3.0 can hand back the
+    ISO-8601 string it received instead of a datetime. Airflow 2 has no such call (``None``; its task
+    instance keeps the first ``start_date`` across reschedules).
+
+    :param context: the task's context.
+    :return: the date, or ``None`` when it is not known (not rescheduled yet, or Airflow 2).
+    """
+    getter = getattr(context["ti"], "get_first_reschedule_date", None)
+    started = getter(context) if callable(getter) else None
+    if isinstance(started, str):
+        started = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    return started if isinstance(started, datetime) else None
+
+
 __all__ = [
     "XCOM_ACCEPTS_NONE",
     "AirflowException",
@@ -73,6 +93,7 @@ __all__ = [
     "Context",
     "PokeReturnValue",
     "conf",
+    "first_reschedule_date",
     "mask_secret",
     "push_xcom",
 ]

@@ -10,6 +10,7 @@ from airflow_provider_optjob.compat import (
     AirflowSensorTimeout,
     AirflowSkipException,
     Context,
+    push_xcom,
 )
 from airflow_provider_optjob.exceptions import OptimizationJobFailedError
 from airflow_provider_optjob.job_status import JobPhase, job_phase
@@ -39,10 +40,10 @@ def push_outcome(context: Context, outcome: OptimizationJobOutcome) -> None:
     :param outcome: the job outcome.
     """
     task_instance = context["ti"]
-    task_instance.xcom_push(key=XCOM_STATUS_KEY, value=outcome["status"])
-    task_instance.xcom_push(key=XCOM_RECOMMENDED_IMAGE_KEY, value=outcome["recommended_inference_image"])
-    task_instance.xcom_push(key=XCOM_FAILURE_REASON_KEY, value=outcome["failure_reason"])
-    task_instance.xcom_push(key=XCOM_JOB_RESULT_KEY, value=dict(outcome))
+    push_xcom(task_instance, XCOM_STATUS_KEY, outcome["status"])
+    push_xcom(task_instance, XCOM_RECOMMENDED_IMAGE_KEY, outcome["recommended_inference_image"])
+    push_xcom(task_instance, XCOM_FAILURE_REASON_KEY, outcome["failure_reason"])
+    push_xcom(task_instance, XCOM_JOB_RESULT_KEY, dict(outcome))
 
 
 def finish_with_outcome(

@@ -46,7 +46,7 @@ OPTIMIZATION_JOB_CONFIG: dict[str, Any] = {
     "OptimizationJobName": JOB_NAME,
     "RoleArn": ROLE_ARN,
     "ModelSource": {"S3": {"S3Uri": MODEL_S3_URI}},
-    "DeploymentInstanceType": "ml.g4dn.2xlarge",
+    "DeploymentInstanceType": "ml.g5.2xlarge",
     "OptimizationConfigs": [
         {"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}},
     ],

@@ -22,7 +22,7 @@ def _read_version() -> str:
 
 project = "airflow-provider-optjob"
 author = "airflow-provider-optjob developers"
-copyright = f"2026, {author}"  # noqa: A001
+copyright = f"2026, {author}"
 release = _read_version()
 version = ".".join(release.split(".")[:2])
 

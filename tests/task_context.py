@@ -14,7 +14,7 @@ class RecordingTaskInstance:
     def __init__(self) -> None:
         self.pushed: dict[str, Any] = {}
 
-    def xcom_push(self, key: str, value: Any) -> None:
+    def xcom_push(self, key: str, value: Any, **kwargs: Any) -> None:
         self.pushed[key] = value
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_optjob.compat import Context, PokeReturnValue
+from airflow_provider_optjob.compat import Context, PokeReturnValue, first_reschedule_date
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.job_check import check_job
 from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_from_trigger_event
@@ -133,7 +133,5 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
 def _first_try_start(context: Context) -> datetime:
     """When this sensor's first reschedule started (Airflow 3 asks the API server; 2.x keeps it on the TI)."""
     task_instance: Any = context["ti"]
-    first_reschedule = getattr(task_instance, "get_first_reschedule_date", None)
-    started = first_reschedule(context) if callable(first_reschedule) else None
-    started = started or getattr(task_instance, "start_date", None) or datetime.now(timezone.utc)
+    started = first_reschedule_date(context) or getattr(task_instance, "start_date", None) or datetime.now(timezone.utc)
     return started if started.tzinfo else started.replace(tzinfo=timezone.utc)

@@ -38,7 +38,7 @@ from airflow_provider_optjob.testing.protocol import (
     json_error_response,
     json_response,
 )
-from airflow_provider_optjob.testing.validation import validate_request
+from airflow_provider_optjob.testing.validation import sagemaker_service_model, validate_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -62,8 +62,30 @@ def create_moto_app() -> WSGIApplication:
     """Build moto's server WSGI application (the one ``moto_server`` runs), through its public entry point."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    _check_endpoint_instance_types_against_the_service_model()
     app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
     return app
+
+
+def _check_endpoint_instance_types_against_the_service_model() -> None:
+    """Make moto's ``CreateEndpointConfig`` accept the instance types botocore's model lists.
+
+    moto checks them against a list of its own that lacks the types optimization jobs deploy to
+    (``ml.g5``, ``ml.g6``, ``ml.inf2``, ...), so the deploy half of a pipeline could not run.
+    """
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpointConfig
+
+    allowed = frozenset(sagemaker_service_model().shape_for("ProductionVariantInstanceType").metadata.get("enum", ()))
+
+    def validate_instance_type(self: Any, instance_type: str) -> None:
+        if instance_type not in allowed:
+            raise ValidationError(
+                message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: "
+                f"Member must satisfy enum value set: [{', '.join(sorted(allowed))}]"
+            )
+
+    FakeEndpointConfig.validate_instance_type = validate_instance_type  # type: ignore[method-assign]
 
 
 class ControlError(Exception):

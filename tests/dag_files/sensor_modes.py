@@ -20,7 +20,7 @@ MODES: dict[str, dict[str, Any]] = {
 }
 
 
-@task(trigger_rule="all_done")
+@task(trigger_rule="all_done", multiple_outputs=False)
 def report_what_was_seen(job_result: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": job_result["status"],

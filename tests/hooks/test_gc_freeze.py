@@ -8,8 +8,9 @@ import pytest
 
 PROBE = """
 import gc
+frozen_at_start = gc.get_freeze_count()  # not 0 on Python 3.12+
 from airflow_provider_optjob.hooks.gc_freeze import freeze_long_lived_objects_once
-print(freeze_long_lived_objects_once(), freeze_long_lived_objects_once(), gc.get_freeze_count() > 0)
+print(freeze_long_lived_objects_once(), freeze_long_lived_objects_once(), gc.get_freeze_count() > frozen_at_start)
 """
 
 
