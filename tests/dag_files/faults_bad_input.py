@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from airflow_provider_optjob.operators.optimization_job import (
     SageMakerCreateOptimizationJobOperator,
@@ -15,6 +14,7 @@ from airflow_provider_optjob.operators.optimization_job import (
     SageMakerStopOptimizationJobOperator,
 )
 from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
+from tests.job_requests import job_config
 
 try:
     from airflow.sdk import DAG
@@ -23,18 +23,6 @@ except ImportError:  # Airflow 2
 
 #: Renders to ``opt_20260101``-style names: the underscore is not allowed.
 BAD_RENDERED_NAME = "opt_{{ ds_nodash }}"
-
-
-def job_config(job_name: str) -> dict[str, Any]:
-    return {
-        "OptimizationJobName": job_name,
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerOptimization",
-        "ModelSource": {"S3": {"S3Uri": "s3://models/llama/"}},
-        "DeploymentInstanceType": "ml.g5.2xlarge",
-        "OptimizationConfigs": [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}],
-        "OutputConfig": {"S3OutputLocation": "s3://models/optimized/"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-    }
 
 
 with DAG(

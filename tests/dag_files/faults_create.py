@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
+from tests.job_requests import job_config
 
 try:
     from airflow.sdk import DAG, task
@@ -22,18 +23,6 @@ except ImportError:  # Airflow 2
 #: A read timeout of 1 s (the latency rows answer slower than that); botocore's default 3 attempts per call.
 FAST_CLIENT = {"read_timeout": 1, "connect_timeout": 1, "retries": {"mode": "standard", "max_attempts": 3}}
 MODES: dict[str, dict[str, Any]] = {"deferrable": {"deferrable": True}, "worker": {"deferrable": False}}
-
-
-def job_config(job_name: str) -> dict[str, Any]:
-    return {
-        "OptimizationJobName": job_name,
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerOptimization",
-        "ModelSource": {"S3": {"S3Uri": "s3://models/llama/"}},
-        "DeploymentInstanceType": "ml.g5.2xlarge",
-        "OptimizationConfigs": [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}],
-        "OutputConfig": {"S3OutputLocation": "s3://models/optimized/"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-    }
 
 
 @task(trigger_rule="all_done")
