@@ -2,9 +2,10 @@
 
 A full collection walks every tracked object in the process, the parsed SageMaker service model and
 all of Airflow's modules included; in a triggerer holding a thousand deferred tasks such a pass stalls
-the shared event loop for hundreds of milliseconds. Once the first shared client has been set up, the
-objects alive then are long-lived, so they are moved out of the collector's reach with
-:func:`gc.freeze`, once per process. Turn it off with ``[sagemaker_optimization_job]
+the shared event loop for hundreds of milliseconds. Around the setup of the first shared client of a
+process, the heap is frozen with :func:`gc.freeze` twice: before (so a collection that the setup's
+allocations trigger walks only what the setup made) and after (so the service model and the session it
+loaded leave the collector's reach too). Turn it off with ``[sagemaker_optimization_job]
 freeze_gc_after_client_setup = False``.
 """
 
@@ -12,25 +13,40 @@ from __future__ import annotations
 
 import gc
 import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CONFIG_SECTION = "sagemaker_optimization_job"
 CONFIG_OPTION = "freeze_gc_after_client_setup"
 
-_frozen_in_process = threading.Event()
+_first_setup_claimed = threading.Event()
+_claim_lock = threading.Lock()
 
 
-def freeze_long_lived_objects_once() -> bool:
+@contextmanager
+def long_lived_setup() -> Iterator[bool]:
     """
-    Run :func:`gc.freeze` the first time this is called in a process, unless configured off.
+    Wrap the setup of a shared client; the first one in a process is frozen out of the collector's reach.
 
-    :return: whether this call froze the heap.
+    :return: (as the context value) whether this setup is frozen.
     """
-    if _frozen_in_process.is_set():
-        return False
+    with _claim_lock:
+        first = not _first_setup_claimed.is_set()
+        _first_setup_claimed.set()
+    if not first or not _freezing_enabled():
+        yield False
+        return
+    gc.freeze()
+    try:
+        yield True
+    finally:
+        gc.freeze()
+
+
+def _freezing_enabled() -> bool:
     from airflow_provider_optjob.compat import conf
 
-    _frozen_in_process.set()
-    if not conf.getboolean(CONFIG_SECTION, CONFIG_OPTION, fallback=True):
-        return False
-    gc.freeze()
-    return True
+    return bool(conf.getboolean(CONFIG_SECTION, CONFIG_OPTION, fallback=True))

@@ -11,7 +11,7 @@ from botocore.exceptions import DataNotFoundError
 
 from airflow_provider_optjob.compat import AirflowNotFoundException
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
-from airflow_provider_optjob.hooks.gc_freeze import freeze_long_lived_objects_once
+from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
 from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
 from airflow_provider_optjob.job_name import validate_job_name
 from airflow_provider_optjob.outcome import OptimizationJobOutcome, build_job_outcome
@@ -188,9 +188,9 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
 
     def _open_async_client_context(self) -> Any:
         self.check_connection_exists()
-        session: Any = self.get_session(region_name=self.region_name, deferrable=True)
-        _preload_service_data(session.get_component("data_loader"))
-        freeze_long_lived_objects_once()
+        with long_lived_setup():
+            session: Any = self.get_session(region_name=self.region_name, deferrable=True)
+            _preload_service_data(session.get_component("data_loader"))
         return session.create_client(
             _SERVICE,
             region_name=self.region_name,

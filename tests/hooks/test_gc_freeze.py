@@ -8,18 +8,24 @@ import pytest
 
 PROBE = """
 import gc
-frozen_at_start = gc.get_freeze_count()  # not 0 on Python 3.12+
-from airflow_provider_optjob.hooks.gc_freeze import freeze_long_lived_objects_once
-print(freeze_long_lived_objects_once(), freeze_long_lived_objects_once(), gc.get_freeze_count() > frozen_at_start)
+from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
+frozen_at_start = gc.get_freeze_count()
+with long_lived_setup() as first:
+    frozen_before_setup = gc.get_freeze_count()
+    loaded = [[index] for index in range(1000)]
+frozen_after_setup = gc.get_freeze_count()
+with long_lived_setup() as second:
+    pass
+print(first, second, frozen_before_setup > frozen_at_start, frozen_after_setup > frozen_before_setup)
 """
 
 
 @pytest.mark.parametrize(
     ("setting", "expected"),
-    [(None, "True False True"), ("False", "False False False")],
+    [(None, "True False True True"), ("False", "False False False False")],
     ids=["default", "turned-off"],
 )
-def test_heap_is_frozen_once_per_process_unless_turned_off(setting, expected):
+def test_first_setup_in_a_process_is_frozen_before_and_after_unless_turned_off(setting, expected):
     env = dict(os.environ)
     env.pop("AIRFLOW__SAGEMAKER_OPTIMIZATION_JOB__FREEZE_GC_AFTER_CLIENT_SETUP", None)
     if setting is not None:
