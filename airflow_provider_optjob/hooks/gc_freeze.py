@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 CONFIG_SECTION = "sagemaker_optimization_job"
 CONFIG_OPTION = "freeze_gc_after_client_setup"
 
-_first_setup_claimed = threading.Event()
+_first_setup_claimed = False
 _claim_lock = threading.Lock()
 
 
@@ -33,9 +33,10 @@ def long_lived_setup() -> Iterator[bool]:
 
     :return: (as the context value) whether this setup is frozen.
     """
+    global _first_setup_claimed
     with _claim_lock:
-        first = not _first_setup_claimed.is_set()
-        _first_setup_claimed.set()
+        first = not _first_setup_claimed
+        _first_setup_claimed = True
     if not first or not _freezing_enabled():
         yield False
         return

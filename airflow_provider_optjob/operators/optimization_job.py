@@ -183,7 +183,6 @@ class SageMakerCreateOptimizationJobOperator(_OptimizationJobOperator):
     def execute(self, context: Context) -> OptimizationJobOutcome:
         """Create (or attach to) the job, then wait for it as configured."""
         config = validate_create_config(self.config)
-        mask_environment_secrets(config)
         self.hook.check_connection_exists()
         job_name: str = config["OptimizationJobName"]
         self._job_name = job_name

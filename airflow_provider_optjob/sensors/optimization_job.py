@@ -75,6 +75,7 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
         self.job_name = job_name
         self.deferrable = deferrable
         self.not_found_grace_period = settings.not_found_grace_period
+        self._started_monotonic: float | None = None
 
     def execute(self, context: Context) -> Any:
         """Check the job once; finish if it is terminal, else defer (or poll, when not deferrable)."""
@@ -126,7 +127,8 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
     def _waited_seconds(self, context: Context) -> float:
         if self.reschedule:
             return (datetime.now(timezone.utc) - _first_try_start(context)).total_seconds()
-        self._started_monotonic = getattr(self, "_started_monotonic", None) or time.monotonic()
+        if self._started_monotonic is None:
+            self._started_monotonic = time.monotonic()
         return time.monotonic() - self._started_monotonic
 
 
