@@ -54,14 +54,16 @@ def get_provider_info() -> dict[str, Any]:
                 "options": {
                     "freeze_gc_after_client_setup": {
                         "description": (
-                            "Once the first shared SageMaker client of a process (normally the triggerer) "
-                            "is set up, move the objects alive then out of the garbage collector's reach "
-                            "(gc.freeze), so full collections do not stall the triggerer's event loop."
+                            "Opt-in. Once the first shared SageMaker client of a process (normally the "
+                            "triggerer) is set up, move the objects alive then out of the garbage collector's "
+                            "reach (gc.freeze), so full collections do not stall the triggerer's event loop. "
+                            "It acts on the whole process: cyclic garbage among objects alive at the freeze, "
+                            "other providers' included, is never freed."
                         ),
                         "version_added": "0.1.0",
                         "type": "boolean",
-                        "example": "False",
-                        "default": "True",
+                        "example": "True",
+                        "default": "False",
                     }
                 },
             }

@@ -1,12 +1,15 @@
-"""Keep full garbage collections cheap in the long-running process that polls jobs (the triggerer).
+"""Opt-in: keep full garbage collections cheap in the triggerer by freezing the heap once.
 
 A full collection walks every tracked object in the process, the parsed SageMaker service model and
-all of Airflow's modules included; in a triggerer holding a thousand deferred tasks such a pass stalls
-the shared event loop for hundreds of milliseconds. Around the setup of the first shared client of a
-process, the heap is frozen with :func:`gc.freeze` twice: before (so a collection that the setup's
-allocations trigger walks only what the setup made) and after (so the service model and the session it
-loaded leave the collector's reach too). Turn it off with ``[sagemaker_optimization_job]
-freeze_gc_after_client_setup = False``.
+all of Airflow's modules included; in a triggerer holding thousands of deferred tasks such a pass can
+stall the shared event loop. With ``[sagemaker_optimization_job] freeze_gc_after_client_setup = True``,
+the heap is frozen with :func:`gc.freeze` around the setup of the first shared client of a process:
+before (so a collection that the setup's allocations trigger walks only what the setup made) and after
+(so the service model and the session it loaded leave the collector's reach too).
+
+It is off by default because it acts on the whole process: in a triggerer shared by every provider,
+objects of other teams' triggers that are alive at the freeze and later become cyclic garbage are never
+freed. Turn it on only in a triggerer whose owners accept that.
 """
 
 from __future__ import annotations
@@ -50,4 +53,4 @@ def long_lived_setup() -> Iterator[bool]:
 def _freezing_enabled() -> bool:
     from airflow_provider_optjob.compat import conf
 
-    return bool(conf.getboolean(CONFIG_SECTION, CONFIG_OPTION, fallback=True))
+    return bool(conf.getboolean(CONFIG_SECTION, CONFIG_OPTION, fallback=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -10,7 +11,12 @@ from botocore.config import Config
 from botocore.exceptions import DataNotFoundError
 
 from airflow_provider_optjob.compat import AirflowNotFoundException
-from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
+from airflow_provider_optjob.hooks.async_credentials import refresh_credentials_off_the_loop
+from airflow_provider_optjob.hooks.connection_lookup import (
+    aget_connection,
+    connection_fingerprint,
+    missing_connection_error,
+)
 from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
 from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
 from airflow_provider_optjob.job_name import validate_job_name
@@ -74,8 +80,8 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         """
         Fail clearly when ``aws_conn_id`` names a connection that does not exist.
 
-        The Amazon provider silently falls back to boto3's default credentials for an unknown
-        connection id; a typo in ``aws_conn_id`` should say so instead.
+        For sync callers (tasks on a worker); async code resolves its connection through
+        :func:`~airflow_provider_optjob.hooks.connection_lookup.aget_connection` instead.
 
         :raises OptimizationJobConnectionError: naming the missing connection.
         """
@@ -84,10 +90,7 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         try:
             self.get_connection(self.aws_conn_id)
         except AirflowNotFoundException as error:
-            raise OptimizationJobConnectionError(
-                f"The Airflow connection {self.aws_conn_id!r} does not exist. Create it (connection type "
-                "'aws'), or pass aws_conn_id=None to use boto3's default credential chain."
-            ) from error
+            raise missing_connection_error(self.aws_conn_id) from error
 
     # Sync API -------------------------------------------------------------------------------------
 
@@ -160,10 +163,17 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         """
         Lend the shared aiobotocore ``sagemaker`` client for this hook's settings on this event loop.
 
-        Connection lookup, credentials and the service model load run in a worker thread; the client
-        is closed when its last user leaves. Hold it for as long as you poll.
+        The connection is looked up anew through the path Airflow supports for async code on the running
+        version (see :mod:`~airflow_provider_optjob.hooks.connection_lookup`), so a caller that starts
+        after the connection changed (rotated keys, a new ``role_arn`` or endpoint) gets a client with the
+        new settings. Credentials and the service model load run in a worker thread; the client is closed
+        when its last user leaves. Hold it for as long as you poll.
         """
-        async with shared_async_client(self._shared_client_key(), self._open_async_client_context) as client:
+        connection = None
+        if self.aws_conn_id is not None:
+            connection = await aget_connection(type(self), self.aws_conn_id)
+        key = (connection_fingerprint(connection), *self._client_settings_key())
+        async with shared_async_client(key, partial(self._open_async_client_context, connection)) as client:
             yield client
 
     async def async_describe_optimization_job(self, job_name: str, client: Any = None) -> dict[str, Any]:
@@ -181,15 +191,22 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
             response: dict[str, Any] = await client.describe_optimization_job(OptimizationJobName=job_name)
         return response
 
-    def _shared_client_key(self) -> Hashable:
+    def _client_settings_key(self) -> tuple[Hashable, ...]:
         config = self._config
         config_options = sorted(getattr(config, "_user_provided_options", {}).items()) if config else []
         return (self.aws_conn_id, self._region_name, repr(self._verify), repr(config_options))
 
-    def _open_async_client_context(self) -> Any:
-        self.check_connection_exists()
+    def _open_async_client_context(self, connection: Any) -> Any:
+        """Build the client's context from a connection already looked up; blocking, so run in a thread."""
+        from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
+
+        # The resolved connection stands in for AwsBaseHook's own (synchronous) lookup.
+        self.__dict__["conn_config"] = AwsConnectionWrapper(
+            conn=connection, region_name=self._region_name, botocore_config=self._config, verify=self._verify
+        )
         with long_lived_setup():
             session: Any = self.get_session(region_name=self.region_name, deferrable=True)
+            refresh_credentials_off_the_loop(session)
             _preload_service_data(session.get_component("data_loader"))
         return session.create_client(
             _SERVICE,

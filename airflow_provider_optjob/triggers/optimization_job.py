@@ -17,13 +17,15 @@ from airflow_provider_optjob.hooks.api_errors import (
     classify_api_error,
     describe_failure_message,
 )
-from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.job_completion import event_payload
 from airflow_provider_optjob.job_status import is_terminal, trigger_event_status
 from airflow_provider_optjob.outcome import build_job_outcome
+from airflow_provider_optjob.triggers.task_ending import task_ended_by_a_person
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 
 
 class SageMakerOptimizationJobTrigger(BaseTrigger):
@@ -50,8 +52,9 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
     :param region_name: AWS region; overrides the connection's.
     :param verify: whether to verify SSL certificates, or a CA bundle path.
     :param botocore_config: botocore client configuration, as a dict.
-    :param stop_job_on_kill: stop the job when a user kills the deferred task (on Airflow versions whose
-        triggerer calls ``on_kill``); set by the operator that created the job, not by sensors.
+    :param stop_job_on_kill: stop the job when a person ends the deferred task (on Airflow versions whose
+        triggerer calls ``on_kill``); set by the operator that created the job, not by sensors. See
+        :meth:`on_kill` for when a job is really stopped.
     """
 
     def __init__(
@@ -95,7 +98,15 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         )
 
     def hook(self) -> SageMakerOptimizationJobHook:
-        """Build the hook for this trigger's connection settings (cheap: nothing is looked up yet)."""
+        """
+        Build the hook for this trigger's connection settings (nothing is looked up yet).
+
+        The hook's module (the Amazon provider, boto3) is imported on first use, not with this module: the
+        triggerer imports trigger classes on its event loop. Async code calls this through
+        :meth:`_hook_off_the_loop`.
+        """
+        from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+
         return SageMakerOptimizationJobHook(
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
@@ -105,7 +116,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job is terminal, the deadline passes, or an error ends the wait."""
-        hook = self.hook()
+        hook = await self._hook_off_the_loop()
         try:
             async with hook.async_client() as client:
                 payload = await self._poll(hook, client)
@@ -116,17 +127,33 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
     async def on_kill(self) -> None:
-        """Stop the job when a user kills the deferred task and this trigger's task created it."""
+        """
+        Stop the job when this trigger's task created it and a person marked the deferred task failed.
+
+        Airflow 3.3's triggerer calls ``on_kill`` for any trigger it cancels, including one that only moves
+        to another triggerer (apache/airflow#73454). So the task instance's state is read first, and the
+        job is stopped only when the task is ``failed``. A task that is still deferred (a move), cleared
+        (its next try attaches to the running job), marked success, or whose state cannot be read leaves
+        the job running. Earlier triggerers never call ``on_kill``.
+        """
         if not self.stop_job_on_kill:
             return
-        hook = self.hook()
+        ended, why = await task_ended_by_a_person(self)
+        if not ended:
+            self.log.info("Not stopping optimization job %s: %s", self.job_name, why)
+            return
+        hook = await self._hook_off_the_loop()
         async with hook.async_client() as client:
             try:
                 await client.stop_optimization_job(OptimizationJobName=self.job_name)
             except (ClientError, BotoCoreError) as error:
                 self.log.warning("Could not stop optimization job %s: %s", self.job_name, error)
             else:
-                self.log.info("Asked SageMaker to stop optimization job %s.", self.job_name)
+                self.log.info("Asked SageMaker to stop optimization job %s: %s.", self.job_name, why)
+
+    async def _hook_off_the_loop(self) -> SageMakerOptimizationJobHook:
+        """Build the hook in a worker thread, so importing its module the first time does not stall the loop."""
+        return await asyncio.to_thread(self.hook)
 
     async def _poll(self, hook: SageMakerOptimizationJobHook, client: Any) -> dict[str, Any]:
         last_status: str | None = None

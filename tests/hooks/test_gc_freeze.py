@@ -22,10 +22,10 @@ print(first, second, frozen_before_setup > frozen_at_start, frozen_after_setup >
 
 @pytest.mark.parametrize(
     ("setting", "expected"),
-    [(None, "True False True True"), ("False", "False False False False")],
-    ids=["default", "turned-off"],
+    [(None, "False False False False"), ("True", "True False True True"), ("False", "False False False False")],
+    ids=["default-off", "turned-on", "turned-off"],
 )
-def test_first_setup_in_a_process_is_frozen_before_and_after_unless_turned_off(setting, expected):
+def test_first_setup_in_a_process_is_frozen_before_and_after_only_when_turned_on(setting, expected):
     env = dict(os.environ)
     env.pop("AIRFLOW__SAGEMAKER_OPTIMIZATION_JOB__FREEZE_GC_AFTER_CLIENT_SETUP", None)
     if setting is not None:

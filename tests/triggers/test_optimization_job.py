@@ -4,6 +4,7 @@ import asyncio
 import importlib
 import json
 import time
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -183,13 +184,20 @@ class TestRun:
         assert payload["status"] == "error"
         assert "'aws_missing' does not exist" in payload["message"]
 
-    async def test_on_kill_stops_the_job_it_owns(self, hook, optjob_aws_conn, sagemaker_emulator):
+    async def test_on_kill_leaves_the_job_running_when_the_task_state_cannot_be_read(
+        self, hook, optjob_aws_conn, sagemaker_emulator
+    ):
+        # Outside a triggerer there is no channel to read the task instance's state: never stop on a guess.
+        # Stopping after "mark failed" in a real triggerer is covered by tests/deployment.
         sagemaker_emulator.control.script_job("owned-job", inprogress_seconds=120)
         hook.create_optimization_job(job_config("owned-job"))
+        trigger = make_trigger(optjob_aws_conn, "owned-job", stop_job_on_kill=True)
+        trigger.task_instance = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1)
 
-        await make_trigger(optjob_aws_conn, "owned-job", stop_job_on_kill=True).on_kill()
+        await trigger.on_kill()
 
-        assert hook.describe_optimization_job("owned-job")["OptimizationJobStatus"] in {"STOPPING", "STOPPED"}
+        assert hook.describe_optimization_job("owned-job")["OptimizationJobStatus"] not in {"STOPPING", "STOPPED"}
+        assert sagemaker_emulator.control.call_counts().get("StopOptimizationJob") is None
 
     async def test_on_kill_leaves_a_job_it_does_not_own(self, hook, optjob_aws_conn, sagemaker_emulator):
         sagemaker_emulator.control.script_job("watched-job", inprogress_seconds=120)

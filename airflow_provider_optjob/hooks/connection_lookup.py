@@ -1,0 +1,78 @@
+"""Look up an Airflow connection from async code (the triggerer) the way each Airflow version supports it.
+
+Where Airflow's Task SDK offers ``BaseHook.aget_connection`` (Airflow 3.1 and later), it is awaited on
+the running loop: its exchange with the triggerer's supervisor is async, and the SDK runs secrets
+backends that have no async method in a worker thread of its own.
+
+Elsewhere the synchronous lookup runs through asgiref's ``sync_to_async``:
+
+- Airflow 3.0: the Task SDK's synchronous channel (``SUPERVISOR_COMMS.send``) calls ``async_to_sync``,
+  which, inside a ``sync_to_async`` thread, hands the exchange back to the loop that is waiting, so it runs
+  on the triggerer's own loop under the channel's lock. From a plain worker thread (``asyncio.to_thread``)
+  it would instead read the supervisor's socket from a second event loop, racing the triggerer's own
+  reads ("Response read out of order", then a dead trigger runner).
+- Airflow 2: the triggerer runs triggers in a thread of the scheduler-side process; the lookup is a
+  metadata DB query (or a secrets backend call) that blocks, so it runs in the worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from airflow_provider_optjob.compat import AirflowNotFoundException
+from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
+
+_CONNECTION_FIELDS = ("conn_type", "host", "login", "password", "schema", "port", "extra")
+
+
+async def aget_connection(hook_class: type[Any], conn_id: str) -> Any:
+    """
+    Return the Airflow connection ``conn_id`` without blocking the running event loop.
+
+    :param hook_class: the hook class whose connection lookup to use (its ``aget_connection`` where it
+        has one, else its ``get_connection``).
+    :param conn_id: the connection id.
+    :raises OptimizationJobConnectionError: no connection has that id.
+    """
+    try:
+        async_getter = getattr(hook_class, "aget_connection", None)
+        if async_getter is not None:
+            return await async_getter(conn_id)
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(hook_class.get_connection)(conn_id)
+    except AirflowNotFoundException as error:
+        raise missing_connection_error(conn_id) from error
+
+
+def missing_connection_error(conn_id: str) -> OptimizationJobConnectionError:
+    """
+    Build the error for an ``aws_conn_id`` that names no connection.
+
+    The Amazon provider silently falls back to boto3's default credentials for an unknown connection
+    id; a typo in ``aws_conn_id`` should say so instead.
+
+    :param conn_id: the connection id that was not found.
+    """
+    return OptimizationJobConnectionError(
+        f"The Airflow connection {conn_id!r} does not exist. Create it (connection type 'aws'), or pass "
+        "aws_conn_id=None to use boto3's default credential chain."
+    )
+
+
+def connection_fingerprint(connection: Any) -> str:
+    """
+    Return a digest of everything in a connection that shapes a client built from it.
+
+    Two lookups that give the same fingerprint can share a client; a rotated key, a new ``role_arn`` or a
+    new endpoint gives a new one. The digest keeps secrets out of the keys it is used in.
+
+    :param connection: an Airflow connection, or ``None`` (no connection: boto3's default chain).
+    """
+    if connection is None:
+        return ""
+    fields = {name: getattr(connection, name, None) for name in _CONNECTION_FIELDS}
+    encoded = json.dumps(fields, sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
