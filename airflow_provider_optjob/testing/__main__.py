@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from types import FrameType
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optjob-emulator",
@@ -29,6 +39,18 @@ def _parser() -> argparse.ArgumentParser:
         "--inprogress-seconds", type=float, default=4.0, help="time in INPROGRESS (default: %(default)s)"
     )
     parser.add_argument("--stopping-seconds", type=float, default=1.0, help="time in STOPPING (default: %(default)s)")
+    parser.add_argument(
+        "--credential-lifetime-seconds",
+        "--credential-lifetime",
+        dest="credential_lifetime_seconds",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "lifetime of the credentials STS AssumeRole* issues; requests signed with them are rejected "
+            "(ExpiredTokenException) once expired (default: moto's, DurationSeconds or one hour)"
+        ),
+    )
     parser.add_argument("--log-requests", action="store_true", help="log every request")
     return parser
 
@@ -50,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             inprogress_seconds=args.inprogress_seconds,
             stopping_seconds=args.stopping_seconds,
             log_requests=args.log_requests,
+            credential_lifetime_seconds=args.credential_lifetime_seconds,
         )
         emulator.start()
     except (OSError, ValueError) as exc:

@@ -5,13 +5,18 @@ Requests are routed three ways:
 * ``/_emulator/...``: the control API (JSON), used by
   :class:`~airflow_provider_optjob.testing.control.EmulatorControl`;
 * ``X-Amz-Target: SageMaker.<OptimizationJob operation>``: handled here, against botocore's service model;
-* everything else (other SageMaker operations, STS, ...): delegated to moto's server application.
+* everything else (other SageMaker operations, STS, ...): delegated to moto's server application; the STS
+  responses that issue credentials are post-processed (lifetime, record of the keys, see
+  :mod:`~airflow_provider_optjob.testing.credentials`).
 
-Every AWS request is counted by operation name and passes through fault injection first.
+Every AWS request is counted by operation name and logged with the access key that signed it; a request signed
+with a key the emulator issued that has expired is rejected (``ExpiredTokenException``); then it passes through
+fault injection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import struct
@@ -19,12 +24,13 @@ import threading
 import time
 import traceback
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response  # noqa: TID253
 from werkzeug.wsgi import get_input_stream  # noqa: TID253
 
+from airflow_provider_optjob.testing.credentials import ISSUING_OPERATIONS, CredentialRegistry
 from airflow_provider_optjob.testing.faults import FaultRegistry
 from airflow_provider_optjob.testing.optimization_jobs import (
     Durations,
@@ -37,12 +43,15 @@ from airflow_provider_optjob.testing.protocol import (
     error_response,
     json_error_response,
     json_response,
+    query_parameter,
 )
+from airflow_provider_optjob.testing.request_log import RequestLog
 from airflow_provider_optjob.testing.validation import sagemaker_service_model, validate_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CONTROL_PREFIX = "/_emulator/"
@@ -118,6 +127,8 @@ class EmulatorApp:
     :param clock: the time source (epoch seconds).
     :param moto_app_factory: builds the WSGI app other requests are delegated to (moto's server app by
         default), on first use.
+    :param credential_lifetime_seconds: lifetime of the credentials STS ``AssumeRole*`` issues; ``None`` keeps
+        moto's (the requested ``DurationSeconds``, one hour by default).
     """
 
     def __init__(
@@ -125,9 +136,12 @@ class EmulatorApp:
         durations: Durations | None = None,
         clock: Callable[[], float] = time.time,
         moto_app_factory: Callable[[], WSGIApplication] = create_moto_app,
+        credential_lifetime_seconds: float | None = None,
     ) -> None:
         self.jobs = OptimizationJobStore(durations, clock)
         self.faults = FaultRegistry(clock)
+        self.credentials = CredentialRegistry(credential_lifetime_seconds, clock)
+        self.requests = RequestLog(clock)
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._moto_app_factory = moto_app_factory
@@ -147,13 +161,17 @@ class EmulatorApp:
             self._calls.clear()
 
     def reset(self, moto: bool = True) -> None:
-        """Clear jobs, scripts, faults and call counts, and (by default) moto's state.
+        """Clear jobs, scripts, faults, call counts, the request log and the issued keys, and moto's state.
+
+        Durations and the credential lifetime are kept.
 
         :param moto: also reset moto's backends (through ``/moto-api/reset``); they are process-wide.
         """
         self.jobs.reset()
         self.faults.clear()
         self.reset_call_counts()
+        self.requests.clear()
+        self.credentials.clear()
         if moto and self._moto_app is not None:
             from werkzeug.test import Client
 
@@ -175,20 +193,55 @@ class EmulatorApp:
             return self._control(environ, path)(environ, start_response)
         body = get_input_stream(environ).read()
         request = AwsRequest(environ, body)
+        entry = self.requests.record(request.operation, request.signing_service, request.access_key_id)
+        start_response = self._recording_start_response(entry, start_response)
         try:
             response = self._aws(environ, request)
         except AwsError as error:
+            self.requests.update(entry, error_code=error.code)
             response = error_response(error, request)
         except (TimeoutError, ConnectionError):
             raise
         except Exception as exc:
             traceback.print_exc()
+            self.requests.update(entry, error_code="InternalFailure")
             response = error_response(AwsError("InternalFailure", f"Emulator error: {exc!r}", 500), request)
         if response is None:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+            if request.is_query_protocol and request.operation in ISSUING_OPERATIONS:
+                return self._issue_credentials(environ, request)(environ, start_response)
             return self.moto_app()(environ, start_response)
         return response(environ, start_response)
+
+    def _recording_start_response(self, entry: dict[str, Any], start_response: StartResponse) -> StartResponse:
+        log = self.requests
+
+        def recording(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            with contextlib.suppress(ValueError):
+                log.update(entry, status=int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info)
+
+        return cast("StartResponse", recording)
+
+    def _issue_credentials(self, environ: WSGIEnvironment, request: AwsRequest) -> Response:
+        """Let moto answer an STS ``AssumeRole*``, then record the key and apply the configured lifetime."""
+        from werkzeug.test import run_wsgi_app
+
+        app_iter, status, headers = run_wsgi_app(self.moto_app(), environ, buffered=True)
+        body = b"".join(app_iter)
+        if status.startswith("200"):
+            duration = query_parameter(environ, request.body, "DurationSeconds")
+            try:
+                requested = float(duration) if duration is not None else None
+            except ValueError:
+                requested = None
+            assert request.operation is not None
+            body = self.credentials.issue(request.operation, body, requested)
+        kept = [(name, value) for name, value in headers.items() if name.lower() != "content-length"]
+        return Response(body, status=status, headers=kept)
 
     def _aws(self, environ: WSGIEnvironment, request: AwsRequest) -> Response | None:
         operation = request.operation
@@ -196,6 +249,7 @@ class EmulatorApp:
         if operation:
             with self._calls_lock:
                 self._calls[operation] += 1
+            self.credentials.check(request.access_key_id, request.is_query_protocol)
         params: dict[str, Any] = request.json_params() if ours else {}
         if operation:
             job_name = params.get("OptimizationJobName")
@@ -269,6 +323,16 @@ class EmulatorApp:
                 "inprogress_seconds": durations.inprogress_seconds,
                 "stopping_seconds": durations.stopping_seconds,
             }
+        if head == "credentials" and len(parts) == 1:
+            if method == "POST":
+                if "lifetime_seconds" not in payload:
+                    raise ControlError("'lifetime_seconds' is required (a number of seconds, or null)")
+                self.credentials.set_lifetime(payload["lifetime_seconds"])
+            return {"lifetime_seconds": self.credentials.lifetime_seconds, "issued": self.credentials.issued()}
+        if head == "requests" and len(parts) == 1:
+            if method == "DELETE":
+                self.requests.clear()
+            return {"requests": self.requests.entries()}
         if head == "calls":
             if method == "DELETE":
                 self.reset_call_counts()

@@ -72,7 +72,9 @@ class EmulatorControl:
             return False
 
     def reset(self, moto: bool = True) -> None:
-        """Clear jobs, scripts, faults and call counts.
+        """Clear jobs, scripts, faults, call counts, the request log and the issued keys.
+
+        Durations and the credential lifetime are kept.
 
         :param moto: also reset moto's state (models, endpoints, roles, ...).
         """
@@ -226,3 +228,58 @@ class EmulatorControl:
     def reset_call_counts(self) -> None:
         """Zero the call counts."""
         self._request("DELETE", "calls")
+
+    def requests(self, operation: str | None = None) -> list[dict[str, Any]]:
+        """Return the request log, oldest first (the latest 10,000 AWS requests since the last reset).
+
+        Each entry: ``seq``, ``time`` (epoch seconds), ``operation`` (e.g. ``DescribeOptimizationJob``,
+        ``AssumeRole``; ``None`` for REST calls such as S3's), ``service`` (the SigV4 signing name, e.g.
+        ``sagemaker``, ``sts``), ``access_key_id`` (the key that signed it; ``None`` if unsigned), ``status``
+        (the HTTP status answered; ``None`` if the connection was dropped) and ``error_code`` (an error the
+        emulator answered itself, such as an injected fault or ``ExpiredTokenException``; else ``None``).
+
+        :param operation: only the entries of this operation.
+        """
+        entries = cast("list[dict[str, Any]]", self._request("GET", "requests")["requests"])
+        return [entry for entry in entries if operation is None or entry.get("operation") == operation]
+
+    def access_keys_used(self, operation: str | None = None) -> list[str]:
+        """Return the distinct access key ids that signed requests, in order of first use.
+
+        :param operation: only the requests of this operation, e.g. ``DescribeOptimizationJob``.
+        """
+        keys: dict[str, None] = {}
+        for entry in self.requests(operation):
+            if entry.get("access_key_id"):
+                keys.setdefault(str(entry["access_key_id"]), None)
+        return list(keys)
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        self._request("DELETE", "requests")
+
+    def credential_lifetime(self) -> float | None:
+        """Return the lifetime of the credentials STS ``AssumeRole*`` issues (``None``: moto's default)."""
+        return cast("float | None", self._request("GET", "credentials")["lifetime_seconds"])
+
+    def set_credential_lifetime(self, seconds: float | None) -> float | None:
+        """Set the lifetime of the credentials STS ``AssumeRole*`` issues from now on.
+
+        Their ``Expiration`` says the real expiry, and a request signed with one of them after it is rejected
+        with ``ExpiredTokenException`` (``ExpiredToken`` for query-protocol services such as STS). A shorter
+        ``DurationSeconds`` in the request wins.
+
+        :param seconds: the lifetime (> 0); ``None`` restores moto's (``DurationSeconds``, one hour by default).
+        :return: the lifetime now in effect.
+        """
+        return cast(
+            "float | None", self._request("POST", "credentials", {"lifetime_seconds": seconds})["lifetime_seconds"]
+        )
+
+    def issued_credentials(self) -> list[dict[str, Any]]:
+        """Return the keys STS issued since the last reset, oldest first.
+
+        Each: ``access_key_id``, ``operation`` (e.g. ``AssumeRole``), ``issued_at`` and ``expires_at`` (epoch
+        seconds), ``expiration`` (as the response said it) and ``expired``.
+        """
+        return cast("list[dict[str, Any]]", self._request("GET", "credentials")["issued"])

@@ -55,6 +55,11 @@ class SageMakerEmulator:
     :param stopping_seconds: default time a stopped job spends in ``STOPPING``.
     :param log_requests: log every request (werkzeug's access log).
     :param clock: the time source (epoch seconds) of the job and fault model.
+    :param credential_lifetime_seconds: lifetime of the credentials STS ``AssumeRole``,
+        ``AssumeRoleWithWebIdentity`` and ``AssumeRoleWithSAML`` issue (their ``Expiration`` says so, and
+        requests signed with them are rejected with ``ExpiredTokenException`` once expired); a shorter
+        requested ``DurationSeconds`` wins. ``None`` keeps moto's lifetime (``DurationSeconds``, one hour by
+        default).
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class SageMakerEmulator:
         stopping_seconds: float = 1.0,
         log_requests: bool = False,
         clock: Callable[[], float] = time.time,
+        credential_lifetime_seconds: float | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -77,6 +83,7 @@ class SageMakerEmulator:
                 stopping_seconds=stopping_seconds,
             ),
             clock=clock,
+            credential_lifetime_seconds=credential_lifetime_seconds,
         )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

@@ -52,13 +52,16 @@ class AwsRequest:
         self.body = body
         self.target: str | None = environ.get("HTTP_X_AMZ_TARGET")
         self.region = region_from_authorization(environ.get("HTTP_AUTHORIZATION"))
+        scope = credential_scope(environ)
+        self.access_key_id: str | None = scope[0] if scope and scope[0] else None
+        self.signing_service: str | None = scope[3] if len(scope) == 5 and scope[3] else None
         self.service_prefix: str | None = None
         self.operation: str | None = None
         self.is_query_protocol = False
         if self.target and "." in self.target:
             self.service_prefix, self.operation = self.target.rsplit(".", 1)
         else:
-            action = _query_action(environ, body)
+            action = query_parameter(environ, body, "Action")
             if action:
                 self.operation = action
                 self.is_query_protocol = True
@@ -76,15 +79,38 @@ class AwsRequest:
         return decoded
 
 
-def _query_action(environ: Mapping[str, Any], body: bytes) -> str | None:
+def query_parameter(environ: Mapping[str, Any], body: bytes, name: str) -> str | None:
+    """Return a query-protocol parameter, from the query string or a form-encoded body.
+
+    :param environ: the WSGI environ.
+    :param body: the raw request body.
+    :param name: the parameter, e.g. ``Action`` or ``DurationSeconds``.
+    """
     sources: list[str] = [str(environ.get("QUERY_STRING", ""))]
     if "x-www-form-urlencoded" in str(environ.get("CONTENT_TYPE", "")):
         sources.append(body.decode("utf-8", errors="replace"))
     for source in sources:
-        values = parse_qs(source).get("Action")
+        values = parse_qs(source).get(name)
         if values:
             return values[0]
     return None
+
+
+def credential_scope(environ: Mapping[str, Any]) -> list[str]:
+    """Split a request's SigV4 credential (``Authorization`` header, else presigned ``X-Amz-Credential``).
+
+    :param environ: the WSGI environ.
+    :return: e.g. ``["AKID", "20240101", "us-east-1", "sagemaker", "aws4_request"]``; ``[]`` for an unsigned request.
+    """
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header and "Credential=" in str(header):
+        scope = str(header).split("Credential=", 1)[1].split(",", 1)[0].strip()
+    else:
+        values = parse_qs(str(environ.get("QUERY_STRING", ""))).get("X-Amz-Credential")
+        if not values:
+            return []
+        scope = values[0].strip()
+    return scope.split("/") if scope else []
 
 
 def region_from_authorization(header: str | None) -> str:

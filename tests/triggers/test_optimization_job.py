@@ -192,7 +192,7 @@ class TestRun:
         sagemaker_emulator.control.script_job("owned-job", inprogress_seconds=120)
         hook.create_optimization_job(job_config("owned-job"))
         trigger = make_trigger(optjob_aws_conn, "owned-job", stop_job_on_kill=True)
-        trigger.task_instance = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1)
+        trigger.task_instance = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1)  # type: ignore[assignment]
 
         await trigger.on_kill()
 
