@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_optjob.job_check import check_job
+from airflow_provider_optjob.compat import AirflowException
+from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, backoff_delay, describe_failure_message
+from airflow_provider_optjob.job_check import MissedLook, log_missed_look, look_at_job
 from airflow_provider_optjob.job_completion import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.job_status import is_terminal
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
@@ -57,30 +59,63 @@ def wait_on_worker(
     log: Any,
 ) -> OptimizationJobOutcome:
     """
-    Poll from the worker until the job is terminal.
+    Poll from the worker until the job is terminal, or fail clearly at the deadline.
+
+    The job is described every ``poll_interval`` seconds. After throttling, a 5xx answer or a dropped
+    connection the next look waits :func:`~airflow_provider_optjob.hooks.api_errors.backoff_delay` instead
+    (capped, jittered, growing with the failures in a row); "not found" is tolerated for
+    ``not_found_grace_period`` seconds. No pause runs past the deadline, so the last look falls on it; a
+    single Describe call that hangs can overrun it by that call's duration (bounded by the client's timeouts
+    and botocore's attempts).
 
     :param hook: the hook to describe with.
     :param job_name: the job's name.
-    :param poll_interval: seconds between two checks.
+    :param poll_interval: seconds between two checks; the base of the backoff on transient errors.
     :param timeout: seconds to wait in all.
     :param not_found_grace_period: seconds to tolerate a job that is not found yet.
     :param log: the task's logger.
-    :raises OptimizationJobWaitTimeoutError: the job did not finish within ``timeout``.
+    :raises OptimizationJobWaitTimeoutError: the job did not finish within ``timeout``; the message gives
+        its last status and, if the last look failed, the last error.
+    :raises AirflowException: access denied, bad credentials, a job still missing after the grace period,
+        or another API error that retrying will not fix.
     """
     started = time.monotonic()
+    deadline = started + timeout
     last_status: str | None = None
+    last_error: BaseException | None = None
+    failures_in_a_row = 0
     while True:
-        waited = time.monotonic() - started
-        outcome = check_job(
-            hook, job_name, waited_seconds=waited, not_found_grace_period=not_found_grace_period, log=log
-        )
-        if outcome is not None:
-            last_status = outcome["status"]
+        look = look_at_job(hook, job_name)
+        if not isinstance(look, MissedLook):
+            last_error = None
+            failures_in_a_row = 0
+            if look["status"] != last_status:
+                log.info("Optimization job %s is %s.", job_name, look["status"])
+            last_status = look["status"]
             if is_terminal(last_status):
-                return outcome
-        if waited + poll_interval > timeout:
+                return look
+            delay = poll_interval
+        elif look.kind is ApiErrorKind.TRANSIENT:
+            last_error = look.error
+            failures_in_a_row += 1
+            delay = backoff_delay(poll_interval, failures_in_a_row)
+        else:
+            last_error = look.error
+            waited = time.monotonic() - started
+            if waited >= not_found_grace_period:
+                raise AirflowException(
+                    f"{describe_failure_message(job_name, look.kind, look.error)} It was still not found "
+                    f"{waited:.1f} s after the wait began (not_found_grace_period={not_found_grace_period:g} s)."
+                ) from look.error
+            delay = poll_interval
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise OptimizationJobWaitTimeoutError(
                 f"Optimization job {job_name!r} did not finish within {timeout:g} s "
                 f"(last status: {last_status or 'unknown'})."
+                + (f" The last look failed: {last_error}" if last_error is not None else "")
             )
-        time.sleep(poll_interval)
+        delay = min(delay, remaining)
+        if isinstance(look, MissedLook):
+            log_missed_look(log, job_name, look, delay)
+        time.sleep(delay)

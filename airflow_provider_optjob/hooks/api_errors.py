@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from enum import Enum
 
@@ -10,6 +11,12 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 #: Longest pause between two tries while the API throttles or fails, as a multiple of the base interval.
 MAX_BACKOFF_FACTOR = 8.0
+#: Longest pause between two tries while the API throttles or fails, in seconds, unless the base interval
+#: itself is longer (a wait never looks more often because the API is failing).
+MAX_BACKOFF_SECONDS = 300.0
+#: Doublings past which the growth of the backoff no longer matters (the cap is at most 8 base intervals);
+#: the exponent is clamped to it, so no failure count can overflow.
+_MAX_DOUBLINGS = 64
 
 _THROTTLING_CODES = frozenset(
     {
@@ -125,14 +132,48 @@ def describe_failure_message(job_name: str, kind: ApiErrorKind, error: BaseExcep
     return f"Describing optimization job {job_name!r} failed: {error}"
 
 
-def backoff_delay(base_interval: float, failures_in_a_row: int) -> float:
+def backoff_cap(base_interval: float) -> float:
     """
-    Full-jitter exponential backoff for transient errors, between one and :data:`MAX_BACKOFF_FACTOR` base intervals.
+    Return the longest pause :func:`backoff_delay` gives for ``base_interval``, whatever the failure count.
 
-    Callers bound the retries by their deadline, never by a count that a throttling storm could use up.
+    ``max(base, min(MAX_BACKOFF_FACTOR * base, MAX_BACKOFF_SECONDS))``: up to 8 base intervals, no more
+    than 5 minutes, but never less than one base interval.
 
     :param base_interval: the caller's normal interval between two tries, in seconds.
-    :param failures_in_a_row: how many tries in a row have failed (1 after the first failure).
     """
-    ceiling = base_interval * min(MAX_BACKOFF_FACTOR, 2.0**failures_in_a_row)
-    return random.uniform(base_interval, max(base_interval, ceiling))
+    base = _usable_interval(base_interval)
+    return max(base, min(base * MAX_BACKOFF_FACTOR, MAX_BACKOFF_SECONDS))
+
+
+def backoff_delay(base_interval: float, failures_in_a_row: int) -> float:
+    """
+    Capped exponential backoff with jitter for transient errors (throttling, 5xx, dropped connections).
+
+    The pause before the next try is drawn uniformly from ``[ceiling / 2, ceiling]`` ("equal jitter"), where
+    ``ceiling = min(base_interval * 2 ** failures_in_a_row, backoff_cap(base_interval))``: one to two base
+    intervals after the first failure, two to four after the second, and so on up to the cap (8 base
+    intervals or 5 minutes, whichever is shorter, but at least one base interval). The exponent is clamped
+    before it is raised, so any count (``10**9`` included) gives a finite, non-negative delay and never
+    raises. Callers bound their retries by their deadline, never by a count that a throttling storm could
+    use up.
+
+    :param base_interval: the caller's normal interval between two tries, in seconds (a negative or NaN
+        interval counts as 0, an infinite one as :data:`MAX_BACKOFF_SECONDS`).
+    :param failures_in_a_row: how many tries in a row have failed (1 after the first failure; 0 or less
+        gives about one base interval).
+    :return: seconds to wait, between 0 and :func:`backoff_cap` of ``base_interval``.
+    """
+    base = _usable_interval(base_interval)
+    cap = backoff_cap(base)
+    doublings = min(max(int(failures_in_a_row), 0), _MAX_DOUBLINGS)
+    ceiling = min(base * 2.0**doublings, cap)
+    return min(cap, max(0.0, random.uniform(ceiling / 2, ceiling)))
+
+
+def _usable_interval(interval: float) -> float:
+    """Turn a base interval into one backoff arithmetic can use: finite and not negative."""
+    if math.isnan(interval) or interval <= 0:
+        return 0.0
+    if math.isinf(interval):
+        return MAX_BACKOFF_SECONDS
+    return float(interval)
