@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_optjob.compat import AirflowException
 
 if TYPE_CHECKING:
-    from airflow_provider_optjob.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
 
 
 class OptimizationJobFailedError(AirflowException):
@@ -31,7 +31,7 @@ class OptimizationJobFailedError(AirflowException):
         """
         Build the error for a failed job's outcome dict.
 
-        :param outcome: the job outcome (see :func:`~airflow_provider_optjob.outcome.build_job_outcome`).
+        :param outcome: the job outcome (see :func:`~airflow_provider_optjob.job.outcome.build_job_outcome`).
         """
         return cls(outcome["job_name"], outcome["status"], outcome["failure_reason"])
 

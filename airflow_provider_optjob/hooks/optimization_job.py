@@ -19,8 +19,8 @@ from airflow_provider_optjob.hooks.connection_lookup import (
 )
 from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
 from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
-from airflow_provider_optjob.job_name import validate_job_name
-from airflow_provider_optjob.outcome import OptimizationJobOutcome, build_job_outcome
+from airflow_provider_optjob.job.name import validate_job_name
+from airflow_provider_optjob.job.outcome import OptimizationJobOutcome, build_job_outcome
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Hashable, Iterator, Mapping

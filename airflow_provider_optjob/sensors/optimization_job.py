@@ -11,17 +11,17 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_provider_optjob.compat import Context, PokeReturnValue, first_reschedule_date
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job_check import check_job
-from airflow_provider_optjob.job_completion import finish_with_outcome, outcome_from_trigger_event
-from airflow_provider_optjob.job_name import is_templated, validate_job_name
-from airflow_provider_optjob.job_status import is_terminal
-from airflow_provider_optjob.job_wait import trigger_for_task
-from airflow_provider_optjob.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.job.check import check_job
+from airflow_provider_optjob.job.completion import finish_with_outcome, outcome_from_trigger_event
+from airflow_provider_optjob.job.name import is_templated, validate_job_name
+from airflow_provider_optjob.job.status import is_terminal
+from airflow_provider_optjob.job.wait import trigger_for_task
+from airflow_provider_optjob.job.wait_settings import Duration, wait_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_provider_optjob.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
 
 
 class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]):

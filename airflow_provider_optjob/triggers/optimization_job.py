@@ -17,9 +17,9 @@ from airflow_provider_optjob.hooks.api_errors import (
     classify_api_error,
     describe_failure_message,
 )
-from airflow_provider_optjob.job_completion import event_payload
-from airflow_provider_optjob.job_status import is_terminal, trigger_event_status
-from airflow_provider_optjob.outcome import build_job_outcome
+from airflow_provider_optjob.job.completion import event_payload
+from airflow_provider_optjob.job.outcome import build_job_outcome
+from airflow_provider_optjob.job.status import is_terminal, trigger_event_status
 from airflow_provider_optjob.triggers.task_ending import task_ended_by_a_person
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.hooks.shared_async_client import shared_client_count
-from airflow_provider_optjob.job_name import InvalidOptimizationJobNameError
+from airflow_provider_optjob.job.name import InvalidOptimizationJobNameError
 from tests.job_requests import job_config
 
 INVALID_NAMES = ["", "a" * 64, "-leading", "trailing-", "under_score", "naïve", "with space"]

@@ -9,7 +9,7 @@ from airflow_provider_optjob.exceptions import (
     OptimizationJobNotFoundError,
 )
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job_completion import OptimizationJobWaitTimeoutError
+from airflow_provider_optjob.job.completion import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.operators.optimization_job import (
     SageMakerCreateOptimizationJobOperator,
     SageMakerOptimizationJobResultOperator,

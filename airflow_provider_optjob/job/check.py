@@ -17,7 +17,7 @@ from airflow_provider_optjob.hooks.api_errors import (
     classify_api_error,
     describe_failure_message,
 )
-from airflow_provider_optjob.outcome import OptimizationJobOutcome, build_job_outcome
+from airflow_provider_optjob.job.outcome import OptimizationJobOutcome, build_job_outcome
 
 if TYPE_CHECKING:
     from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook

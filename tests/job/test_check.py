@@ -13,7 +13,7 @@ from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.exceptions import OptimizationJobNotFoundError
 from airflow_provider_optjob.hooks.api_errors import backoff_cap
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job_check import describe_when_visible
+from airflow_provider_optjob.job.check import describe_when_visible
 from tests.faults.runs import Waiter, describe_calls, meanwhile
 from tests.job_requests import job_config
 

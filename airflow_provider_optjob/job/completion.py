@@ -13,14 +13,14 @@ from airflow_provider_optjob.compat import (
     push_xcom,
 )
 from airflow_provider_optjob.exceptions import OptimizationJobFailedError
-from airflow_provider_optjob.job_status import JobPhase, job_phase
-from airflow_provider_optjob.outcome import (
+from airflow_provider_optjob.job.outcome import (
     XCOM_FAILURE_REASON_KEY,
     XCOM_JOB_RESULT_KEY,
     XCOM_RECOMMENDED_IMAGE_KEY,
     XCOM_STATUS_KEY,
     OptimizationJobOutcome,
 )
+from airflow_provider_optjob.job.status import JobPhase, job_phase
 
 #: Trigger event statuses that carry a terminal job's outcome.
 TERMINAL_EVENT_STATUSES = frozenset({"success", "failed", "stopped"})

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from airflow_provider_optjob.compat import mask_secret
-from airflow_provider_optjob.job_name import is_templated, validate_job_name
+from airflow_provider_optjob.job.name import is_templated, validate_job_name
 
 #: Members the API requires in a ``CreateOptimizationJob`` request.
 REQUIRED_CREATE_KEYS: tuple[str, ...] = (

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from airflow_provider_optjob.outcome import build_job_outcome
+from airflow_provider_optjob.job.outcome import build_job_outcome
 
 FULL_RESPONSE = {
     "OptimizationJobName": "quantize-1",

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, backoff_delay, describe_failure_message
-from airflow_provider_optjob.job_check import MissedLook, log_missed_look, look_at_job
-from airflow_provider_optjob.job_completion import OptimizationJobWaitTimeoutError
-from airflow_provider_optjob.job_status import is_terminal
+from airflow_provider_optjob.job.check import MissedLook, log_missed_look, look_at_job
+from airflow_provider_optjob.job.completion import OptimizationJobWaitTimeoutError
+from airflow_provider_optjob.job.status import is_terminal
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 
 if TYPE_CHECKING:
     from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-    from airflow_provider_optjob.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
 
 
 def trigger_for_task(

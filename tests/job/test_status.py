@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_optjob.job_status import JobPhase, is_terminal, job_phase, trigger_event_status
+from airflow_provider_optjob.job.status import JobPhase, is_terminal, job_phase, trigger_event_status
 
 
 @pytest.mark.parametrize(

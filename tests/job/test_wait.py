@@ -12,8 +12,8 @@ import pytest
 from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.hooks.api_errors import backoff_cap
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job_completion import OptimizationJobWaitTimeoutError
-from airflow_provider_optjob.job_wait import wait_on_worker
+from airflow_provider_optjob.job.completion import OptimizationJobWaitTimeoutError
+from airflow_provider_optjob.job.wait import wait_on_worker
 from tests.faults.runs import describe_calls
 from tests.job_requests import job_config
 

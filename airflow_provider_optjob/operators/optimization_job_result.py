@@ -1,0 +1,65 @@
+"""Operator that reads a finished optimization job's outcome and hands it on through XCom."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from airflow_provider_optjob.exceptions import OptimizationJobNotFinishedError
+from airflow_provider_optjob.job.completion import finish_with_outcome
+from airflow_provider_optjob.job.name import is_templated, validate_job_name
+from airflow_provider_optjob.job.status import is_terminal
+from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
+from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_optjob.compat import Context
+    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+
+
+class SageMakerOptimizationJobResultOperator(OptimizationJobBaseOperator):
+    """
+    Describe a finished optimization job and push its outcome to XCom.
+
+    The outcome dict is the task's ``return_value``; the keys ``status``,
+    ``recommended_inference_image``, ``failure_reason`` and ``job_result`` are pushed first. A
+    ``FAILED`` or ``STOPPED`` job fails the task with
+    :class:`~airflow_provider_optjob.exceptions.OptimizationJobFailedError`, unless
+    ``fail_on_job_failure=False`` (then the task returns the outcome, for branching). A job that is still
+    running is an error: wait for it first with
+    :class:`~airflow_provider_optjob.sensors.optimization_job.SageMakerOptimizationJobSensor`.
+
+    .. seealso::
+        :doc:`/operators`
+
+    :param job_name: the optimization job's name (templated).
+    :param fail_on_job_failure: fail the task when the job ended ``FAILED`` or ``STOPPED``.
+    :param aws_conn_id: the Airflow connection with AWS credentials (templated).
+    :param region_name: AWS region; overrides the connection's (templated).
+    :param verify: whether to verify SSL certificates, or a CA bundle path (templated).
+    :param botocore_config: botocore client configuration, as a dict.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("job_name")
+    operator_extra_links = (SageMakerOptimizationJobLink(),)
+
+    def __init__(self, *, job_name: str, fail_on_job_failure: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not is_templated(job_name):
+            validate_job_name(job_name)
+        self.job_name = job_name
+        self.fail_on_job_failure = fail_on_job_failure
+
+    def execute(self, context: Context) -> OptimizationJobOutcome:
+        """Describe the job; push and return its outcome, or fail as the class docstring says."""
+        outcome = self._describe_named_job(context, self.job_name)
+        if not is_terminal(outcome["status"]):
+            raise OptimizationJobNotFinishedError(
+                f"Optimization job {self.job_name!r} is {outcome['status']}, not finished. Wait for it first "
+                "with SageMakerOptimizationJobSensor (or SageMakerCreateOptimizationJobOperator with "
+                "wait_for_completion=True)."
+            )
+        return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)
