@@ -65,6 +65,8 @@ OPTIMIZATION_JOB_OPERATIONS = frozenset(
         "DeleteOptimizationJob",
     }
 )
+#: Tagging operations the emulator answers itself when their ``ResourceArn`` is an optimization job's.
+TAG_OPERATIONS = frozenset({"AddTags", "ListTags", "DeleteTags"})
 
 
 def create_moto_app() -> WSGIApplication:
@@ -245,7 +247,10 @@ class EmulatorApp:
 
     def _aws(self, environ: WSGIEnvironment, request: AwsRequest) -> Response | None:
         operation = request.operation
-        ours = request.service_prefix == SAGEMAKER_TARGET_PREFIX and operation in OPTIMIZATION_JOB_OPERATIONS
+        ours = request.service_prefix == SAGEMAKER_TARGET_PREFIX and (
+            operation in OPTIMIZATION_JOB_OPERATIONS
+            or (operation in TAG_OPERATIONS and ":optimization-job/" in str(request.json_params().get("ResourceArn")))
+        )
         if operation:
             with self._calls_lock:
                 self._calls[operation] += 1
@@ -279,6 +284,8 @@ class EmulatorApp:
         if operation == "StopOptimizationJob":
             self.jobs.stop(params["OptimizationJobName"])
             return None
+        if operation in TAG_OPERATIONS:
+            return self.jobs.tag_operation(operation, params)
         self.jobs.delete(params["OptimizationJobName"])
         return None
 

@@ -164,6 +164,7 @@ class Job:
     :param stopping_seconds: how long a stop request keeps the job in ``STOPPING``.
     :param phases: the timeline.
     :param failure_reason: the reason reported while ``FAILED``.
+    :param tags: the job's tags (``Tags`` of the create request, then ``AddTags``/``DeleteTags``), in order.
     """
 
     name: str
@@ -175,6 +176,7 @@ class Job:
     stopping_seconds: float
     phases: list[Phase] = field(default_factory=list)
     failure_reason: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def phase_at(self, now: float) -> Phase:
         """Return the phase in effect at ``now`` (the first before creation, the last after the end)."""
@@ -412,6 +414,7 @@ class OptimizationJobStore:
                 created=self.now(),
                 script=script,
                 stopping_seconds=self.durations.stopping_seconds if stopping is None else float(stopping),
+                tags={tag["Key"]: tag.get("Value", "") for tag in params.get("Tags", [])},
             )
             job.rebuild(self.durations)
             self._jobs[name] = job
@@ -460,6 +463,24 @@ class OptimizationJobStore:
                     "or STOPPED can be deleted. Stop the job and delete it once it is STOPPED."
                 )
             del self._jobs[name]
+
+    def tag_operation(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """AddTags, ListTags or DeleteTags on an optimization job's ARN.
+
+        :param operation: ``AddTags``, ``ListTags`` or ``DeleteTags``.
+        :param params: the validated request (``ResourceArn`` names an optimization job).
+        """
+        name = str(params["ResourceArn"]).rsplit("/", 1)[-1]
+        with self._lock:
+            job = self._get(name)
+            if operation == "AddTags":
+                job.tags.update({tag["Key"]: tag.get("Value", "") for tag in params["Tags"]})
+                return {"Tags": [{"Key": key, "Value": job.tags[key]} for key in (t["Key"] for t in params["Tags"])]}
+            if operation == "DeleteTags":
+                for key in params["TagKeys"]:
+                    job.tags.pop(key, None)
+                return {}
+            return {"Tags": [{"Key": key, "Value": value} for key, value in job.tags.items()]}
 
     def list_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListOptimizationJobs with filters, sorting and ``NextToken`` pagination.
