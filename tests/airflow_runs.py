@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from datetime import datetime
+from airflow_provider_optjob.testing.dag_runs import run_dag, task_states
 
 DAGS_FOLDER = Path(__file__).parent.parent / "dags"
 TEST_DAGS_FOLDER = Path(__file__).parent / "dag_files"
@@ -32,20 +30,6 @@ def load_dag(file_name: str, dag_id: str | None = None) -> Any:
     if dag_id is None:
         return module.dag
     return next(value for value in vars(module).values() if getattr(value, "dag_id", None) == dag_id)
-
-
-def run_dag(dag: Any, logical_date: datetime | None = None) -> Any:
-    """Run every task of ``dag`` in this process with ``dag.test()``; deferrals run their trigger inline."""
-    if logical_date is None:
-        return dag.test()
-    # Airflow 2 names the run's date ``execution_date``.
-    date_argument = "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
-    return dag.test(**{date_argument: logical_date})
-
-
-def task_states(dag_run: Any) -> dict[str, str]:
-    """Map each task id of the run to its final state."""
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
 def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
