@@ -1,9 +1,11 @@
 """
-React to a failed Amazon SageMaker optimization job.
+React to an Amazon SageMaker optimization job that did not complete.
 
-The sensor fails the task when the job ends FAILED or STOPPED, but first pushes the job's ``status``
-and ``failure_reason`` to XCom; a task with ``trigger_rule="all_done"`` reads them and decides what
-to do (alert, clean up, retry with another configuration).
+The create operator waits for its job. However that wait ends (the job ``COMPLETED``, ``FAILED`` or
+``STOPPED``, the wait timed out, access was denied, the job was not found), the task pushes the XCom keys
+``wait_ending`` (``{"reason", "message"}``) and ``job_result`` (the last known outcome) before it succeeds
+or fails. A task with ``trigger_rule="all_done"`` reads them and decides what to do: alert, clean up,
+retry with another configuration.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
-from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
 
 try:
     from airflow.sdk import DAG, task
@@ -24,6 +25,8 @@ except ImportError:  # Airflow 2
 AWS_CONN_ID = os.environ.get("OPTJOB_EXAMPLE_AWS_CONN_ID", "aws_default")
 ROLE_ARN = os.environ.get("OPTJOB_EXAMPLE_ROLE_ARN", "arn:aws:iam::123456789012:role/SageMakerOptimization")
 POKE_INTERVAL_SECONDS = float(os.environ.get("OPTJOB_EXAMPLE_POKE_INTERVAL", "60"))
+MAX_WAIT_SECONDS = float(os.environ.get("OPTJOB_EXAMPLE_MAX_WAIT", str(6 * 60 * 60)))
+NOT_FOUND_GRACE_SECONDS = float(os.environ.get("OPTJOB_EXAMPLE_NOT_FOUND_GRACE", "60"))
 
 # One job per DAG run: a manual run on Airflow 3 has no logical date, so fall back to when it ran.
 RUN_STAMP = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%dT%H%M%S') }}"
@@ -31,7 +34,7 @@ JOB_NAME = f"compile-mistral-{RUN_STAMP}"
 
 with DAG(
     dag_id="example_optimization_job_failure",
-    description="Hand a failed optimization job's reason to a downstream task.",
+    description="Hand how an optimization job's wait ended to a downstream task.",
     start_date=datetime(2026, 1, 1),
     schedule=None,
     catchup=False,
@@ -48,30 +51,33 @@ with DAG(
             "OutputConfig": {"S3OutputLocation": "s3://example-models/compiled/"},
             "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
         },
-        wait_for_completion=False,
-        aws_conn_id=AWS_CONN_ID,
-    )
-
-    wait_for_job = SageMakerOptimizationJobSensor(
-        task_id="wait_for_optimization_job",
-        job_name=JOB_NAME,
         poke_interval=POKE_INTERVAL_SECONDS,
+        max_wait=MAX_WAIT_SECONDS,
+        not_found_grace_period=NOT_FOUND_GRACE_SECONDS,
         aws_conn_id=AWS_CONN_ID,
     )
 
     # [START howto_failure_handling]
-    @task(task_id="handle_job_outcome", trigger_rule="all_done")
-    def handle_job_outcome(job_result: dict[str, Any]) -> dict[str, Any]:
-        """Decide what to do from the job's final status and failure reason."""
-        status, failure_reason = job_result["status"], job_result["failure_reason"]
-        if status == "COMPLETED":
-            return {"action": "none", "status": status}
-        print(f"Optimization job {job_result['job_name']} ended {status}: {failure_reason}")
-        return {"action": "alert", "status": status, "failure_reason": failure_reason}
+    @task(task_id="handle_job_outcome", trigger_rule="all_done", multiple_outputs=False)
+    def handle_job_outcome(**context: Any) -> dict[str, Any]:
+        """Decide what to do from how the wait ended and the job's last known status."""
+        ti = context["ti"]
+        ending = ti.xcom_pull(task_ids="create_optimization_job", key="wait_ending")
+        job = ti.xcom_pull(task_ids="create_optimization_job", key="job_result")
+        if ending is None or job is None:
+            # The task failed before its wait began (e.g. the create call itself was refused): see its log.
+            return {"action": "investigate", "reason": None, "status": None, "failure_reason": None}
+        report = {
+            "action": "none" if ending["reason"] == "completed" else "alert",
+            "reason": ending["reason"],  # completed | failed | stopped | timeout | error
+            "status": job["status"],  # the last status seen, e.g. "FAILED" or "INPROGRESS"; None if never seen
+            "failure_reason": job["failure_reason"],
+        }
+        if report["action"] == "alert":
+            print(f"Optimization job {job['job_name']}: {ending['message']}")
+        return report
 
-    # ``job_result`` is always a dict; the single-value keys (``failure_reason``...) may be None,
-    # which XComArg treats as missing, so read them with xcom_pull in templates instead.
-    handle = handle_job_outcome(wait_for_job.output["job_result"])
+    # Pull with ``xcom_pull`` rather than passing ``create_job.output[...]``: a task reading an XComArg
+    # fails with ``XComNotFound`` when the upstream task never pushed it.
+    create_job >> handle_job_outcome()
     # [END howto_failure_handling]
-
-    create_job >> wait_for_job >> handle

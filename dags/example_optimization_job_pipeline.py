@@ -39,7 +39,10 @@ POKE_INTERVAL_SECONDS = float(os.environ.get("OPTJOB_EXAMPLE_POKE_INTERVAL", "60
 # One job per DAG run: a manual run on Airflow 3 has no logical date, so fall back to when it ran.
 RUN_STAMP = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%dT%H%M%S') }}"
 JOB_NAME = f"quantize-llama-{RUN_STAMP}"
+CREATE_TASK = "create_optimization_job"
 RESULT_TASK = "optimization_result"
+# The job the create task actually used: JOB_NAME, or ``JOB_NAME-r<try>`` when a retry re-ran a failed job.
+USED_JOB_NAME = f"{{{{ ti.xcom_pull(task_ids='{CREATE_TASK}', key='job_name') }}}}"
 
 # [START howto_optimization_job_config]
 OPTIMIZATION_JOB_CONFIG: dict[str, Any] = {
@@ -65,9 +68,10 @@ with DAG(
 ) as dag:
     # [START howto_operator_create_optimization_job]
     create_job = SageMakerCreateOptimizationJobOperator(
-        task_id="create_optimization_job",
+        task_id=CREATE_TASK,
         config=OPTIMIZATION_JOB_CONFIG,
         wait_for_completion=False,
+        retries=2,
         aws_conn_id=AWS_CONN_ID,
     )
     # [END howto_operator_create_optimization_job]
@@ -75,7 +79,7 @@ with DAG(
     # [START howto_sensor_optimization_job]
     wait_for_job = SageMakerOptimizationJobSensor(
         task_id="wait_for_optimization_job",
-        job_name=JOB_NAME,
+        job_name=USED_JOB_NAME,
         deferrable=True,
         poke_interval=POKE_INTERVAL_SECONDS,
         timeout=60 * 60 * 12,
@@ -86,7 +90,7 @@ with DAG(
     # [START howto_operator_optimization_job_result]
     job_result = SageMakerOptimizationJobResultOperator(
         task_id=RESULT_TASK,
-        job_name=JOB_NAME,
+        job_name=USED_JOB_NAME,
         aws_conn_id=AWS_CONN_ID,
     )
     # [END howto_operator_optimization_job_result]

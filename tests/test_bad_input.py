@@ -245,7 +245,9 @@ class TestWaitSettingsAtParseTime:
 
 @pytest.mark.parametrize("if_exists", ["atach", "Attach", "skip", ""])
 def test_misspelled_if_exists_fails_in_the_constructor(if_exists):
-    with pytest.raises(ValueError, match=re.escape(f"if_exists must be one of 'attach', 'fail', got {if_exists!r}")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"if_exists must be one of 'attach', 'adopt', 'fail', got {if_exists!r}")
+    ):
         SageMakerCreateOptimizationJobOperator(
             task_id="create", config=job_config("quantize-llama"), if_exists=if_exists
         )

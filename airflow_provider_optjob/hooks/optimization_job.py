@@ -128,6 +128,20 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         response = self.client.create_optimization_job(**config)
         return cast("dict[str, Any]", response)
 
+    def validate_create_request(self, config: Mapping[str, Any]) -> None:
+        """
+        Check a ``CreateOptimizationJob`` request against the service model, as botocore would, without a call.
+
+        :param config: the request.
+        :raises botocore.exceptions.ParamValidationError: naming every member of the wrong type or missing.
+        """
+        from botocore.validate import validate_parameters
+
+        validate_job_name(config.get("OptimizationJobName"))
+        input_shape = self.client.meta.service_model.operation_model("CreateOptimizationJob").input_shape
+        if input_shape is not None:
+            validate_parameters(dict(config), input_shape)
+
     def stop_optimization_job(self, job_name: str) -> None:
         """
         Ask SageMaker to stop a job (it goes ``STOPPING``, then ``STOPPED``).
@@ -143,6 +157,20 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         :param job_name: the job's name.
         """
         self.client.delete_optimization_job(OptimizationJobName=validate_job_name(job_name))
+
+    def list_tags(self, resource_arn: str) -> list[dict[str, str]]:
+        """
+        Read every tag of a SageMaker resource (for a job: its ``OptimizationJobArn``), across all pages.
+
+        :param resource_arn: the resource's ARN.
+        :return: the tags, as ``[{"Key": ..., "Value": ...}]``.
+        """
+        paginator = self.client.get_paginator("list_tags")
+        return [
+            {"Key": tag["Key"], "Value": tag["Value"]}
+            for page in paginator.paginate(ResourceArn=resource_arn)
+            for tag in page.get("Tags", [])
+        ]
 
     def list_optimization_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """

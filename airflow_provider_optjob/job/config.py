@@ -1,8 +1,13 @@
-"""The ``CreateOptimizationJob`` request: checked before any call, its secrets masked."""
+"""The ``CreateOptimizationJob`` request: checked before any call, its secrets masked.
+
+A request, or any member of it, may be resolved only at run time: a Jinja string, or an ``XComArg`` (the
+``.output`` of another task). Such a request is checked twice with the same rules: when the task is defined,
+skipping what is not known yet, and after rendering, in full.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from airflow_provider_optjob.compat import mask_secret
@@ -35,11 +40,31 @@ _EXPECTED_TYPES: dict[str, tuple[type, str]] = {
 
 
 #: Members whose values may hold secrets, so errors never echo them.
-_ENVIRONMENT_KEYS = frozenset({"OptimizationEnvironment"})
+_ENVIRONMENT_KEYS = frozenset({"OptimizationEnvironment", "OptimizationConfigs"})
 
 
 class InvalidOptimizationJobConfigError(ValueError):
     """A ``CreateOptimizationJob`` request that the API would reject."""
+
+
+def is_resolved_later(value: object) -> bool:
+    """
+    Tell whether a value is only known at run time: a Jinja string or an ``XComArg`` (anything Airflow resolves).
+
+    :param value: a request or a member of it, as given to the operator.
+    """
+    return is_templated(value) or (hasattr(value, "resolve") and hasattr(value, "iter_references"))
+
+
+def check_config_when_defined(config: object) -> None:
+    """
+    Check a request when the task is defined, skipping whatever is resolved only at run time.
+
+    :param config: the request as given to the operator.
+    :raises InvalidOptimizationJobConfigError: for what is already known to be wrong.
+    """
+    if not is_resolved_later(config):
+        _check_config(config, allow_unresolved=True)
 
 
 def validate_create_config(config: object) -> dict[str, Any]:
@@ -49,36 +74,53 @@ def validate_create_config(config: object) -> dict[str, Any]:
     Required members, their types and the job name are checked here; botocore checks the rest of the
     request against the service model before it sends anything.
 
-    :param config: the request.
+    :param config: the request, rendered.
     :raises InvalidOptimizationJobConfigError: naming the field that is missing or wrong.
     """
+    return _check_config(config, allow_unresolved=False)
+
+
+def _check_config(config: object, *, allow_unresolved: bool) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         raise InvalidOptimizationJobConfigError(
             f"config must be a dict (the CreateOptimizationJob request), got {type(config).__name__}."
+            + _NATIVE_HINT * isinstance(config, str)
         )
     missing = [key for key in REQUIRED_CREATE_KEYS if key not in config]
     if missing:
         raise InvalidOptimizationJobConfigError(
             f"config is missing required field(s) {', '.join(missing)} of the CreateOptimizationJob request."
         )
+
+    def known(value: object) -> bool:
+        return not (allow_unresolved and is_resolved_later(value))
+
     for key, value in config.items():
         expected = _EXPECTED_TYPES.get(key)
-        if expected and not is_templated(value) and not _has_type(value, expected[0]):
+        if expected and known(value) and not _has_type(value, expected[0]):
             shown = "" if key in _ENVIRONMENT_KEYS else f": {value!r}"
+            hint = _NATIVE_HINT if isinstance(value, str) and expected[0] is not str else ""
             raise InvalidOptimizationJobConfigError(
-                f"config field {key} must be {expected[1]}, got {type(value).__name__}{shown}."
+                f"config field {key} must be {expected[1]}, got {type(value).__name__}{shown}.{hint}"
             )
-    for index, entry in enumerate(config["OptimizationConfigs"]):
-        if not isinstance(entry, Mapping) or len(entry) != 1:
+    optimizations = config["OptimizationConfigs"]
+    for index, entry in enumerate(optimizations if known(optimizations) else []):
+        if known(entry) and (not isinstance(entry, Mapping) or len(entry) != 1):
             raise InvalidOptimizationJobConfigError(
                 f"config field OptimizationConfigs[{index}] must be a dict with exactly one of "
                 f"ModelQuantizationConfig, ModelCompilationConfig, ModelShardingConfig, "
                 f"ModelSpeculativeDecodingConfig; got "
                 f"{sorted(map(str, entry)) if isinstance(entry, Mapping) else type(entry).__name__}."
             )
-    if not is_templated(config["OptimizationJobName"]):
+    if known(config["OptimizationJobName"]):
         validate_job_name(config["OptimizationJobName"])
     return dict(config)
+
+
+_NATIVE_HINT = (
+    " A template renders to a string; to render it to a dict or list, set render_template_as_native_obj=True "
+    "on the DAG, or pass the value as an XComArg (another task's .output)."
+)
 
 
 def _has_type(value: object, expected: type) -> bool:
@@ -87,16 +129,15 @@ def _has_type(value: object, expected: type) -> bool:
     return isinstance(value, expected)
 
 
-def environment_values(config: Mapping[str, Any]) -> Iterator[str]:
+def environment_items(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """
-    Yield every environment value in the request: ``OptimizationEnvironment`` and each ``OverrideEnvironment``.
-
-    These carry model hub tokens and similar secrets.
+    Yield every environment variable of the request: ``OptimizationEnvironment`` and each ``OverrideEnvironment``.
 
     :param config: the ``CreateOptimizationJob`` request.
     """
     environments = [config.get("OptimizationEnvironment")]
-    for entry in config.get("OptimizationConfigs") or []:
+    optimizations = config.get("OptimizationConfigs")
+    for entry in optimizations if isinstance(optimizations, list) else []:
         if isinstance(entry, Mapping):
             environments.extend(
                 optimization.get("OverrideEnvironment")
@@ -105,14 +146,24 @@ def environment_values(config: Mapping[str, Any]) -> Iterator[str]:
             )
     for environment in environments:
         if isinstance(environment, Mapping):
-            yield from (value for value in environment.values() if isinstance(value, str) and value)
+            yield from ((str(key), value) for key, value in environment.items() if isinstance(value, str) and value)
 
 
-def mask_environment_secrets(config: Mapping[str, Any]) -> None:
+def mask_environment_secrets(config: Mapping[str, Any], extra_sensitive_keys: Collection[str] = ()) -> None:
     """
-    Register every environment value of the request with Airflow's secrets masker.
+    Register the request's secret environment values with Airflow's secrets masker.
+
+    A value is a secret when Airflow's own rule says its key is sensitive (key names containing ``token``,
+    ``secret``, ``password``, ``api_key``... plus ``[core] sensitive_var_conn_names``; the masker applies
+    the rule when given the key), or when its key is one of ``extra_sensitive_keys`` (compared without case).
+    Other values, such as ``awq`` or ``1``, are never masked.
 
     :param config: the ``CreateOptimizationJob`` request.
+    :param extra_sensitive_keys: more environment variable names whose values are secrets.
     """
-    for value in environment_values(config):
-        mask_secret(value)
+    extra = {key.lower() for key in extra_sensitive_keys}
+    for key, value in environment_items(config):
+        if key.lower() in extra:
+            mask_secret(value)
+        else:
+            mask_secret(value, name=key)

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
-#: XCom keys pushed (before the task succeeds or fails) by every task that learns a job's outcome.
+#: XCom keys pushed (before the task succeeds or fails) by every task that learns a job's outcome, and by
+#: every wait however it ends.
 XCOM_STATUS_KEY = "status"
 XCOM_RECOMMENDED_IMAGE_KEY = "recommended_inference_image"
 XCOM_FAILURE_REASON_KEY = "failure_reason"
 XCOM_JOB_RESULT_KEY = "job_result"
+XCOM_WAIT_ENDING_KEY = "wait_ending"
+
+#: Why a wait ended: the job's terminal status (``completed``, ``failed``, ``stopped``), the deadline
+#: (``timeout``), or anything else that ended it (``error``: access denied, job not found, a bad event...).
+WaitEndingReason = Literal["completed", "failed", "stopped", "timeout", "error"]
+WAIT_ENDING_REASONS: tuple[WaitEndingReason, ...] = ("completed", "failed", "stopped", "timeout", "error")
+_REASON_OF_TERMINAL_STATUS: dict[str, WaitEndingReason] = {
+    "COMPLETED": "completed",
+    "FAILED": "failed",
+    "STOPPED": "stopped",
+}
 
 
 class OptimizationJobOutcome(TypedDict):
@@ -27,6 +39,23 @@ class OptimizationJobOutcome(TypedDict):
     creation_time: str | None
     start_time: str | None
     end_time: str | None
+
+
+#: The members of the outcome dict, in order.
+OUTCOME_KEYS: tuple[str, ...] = tuple(OptimizationJobOutcome.__annotations__)
+
+
+class WaitEnding(TypedDict):
+    """Why a wait for a job ended, and a message for people (the task's error message when it failed)."""
+
+    reason: WaitEndingReason
+    message: str
+
+
+class OptimizationJobResult(OptimizationJobOutcome):
+    """The outcome dict plus ``wait_ending``: the ``job_result`` XCom, and the ``return_value`` of a success."""
+
+    wait_ending: WaitEnding
 
 
 def build_job_outcome(describe_response: Mapping[str, Any], job_name: str | None = None) -> OptimizationJobOutcome:
@@ -55,6 +84,47 @@ def build_job_outcome(describe_response: Mapping[str, Any], job_name: str | None
         creation_time=_iso_utc(describe_response.get("CreationTime")),
         start_time=_iso_utc(describe_response.get("OptimizationStartTime")),
         end_time=_iso_utc(describe_response.get("OptimizationEndTime")),
+    )
+
+
+def unknown_job_outcome(job_name: str, status: str | None = None) -> OptimizationJobOutcome:
+    """
+    Build the outcome dict of a job that was never described: every member ``None`` but the name (and status).
+
+    :param job_name: the job's name.
+    :param status: the status of the last look, if one is known.
+    """
+    return build_job_outcome({"OptimizationJobStatus": status}, job_name)
+
+
+def terminal_wait_ending(outcome: OptimizationJobOutcome) -> WaitEnding:
+    """
+    Describe the ending of a wait that saw its job terminal (the message matches the task's error).
+
+    :param outcome: the outcome of a job in status ``COMPLETED``, ``FAILED`` or ``STOPPED``.
+    :raises ValueError: the status is not terminal.
+    """
+    status = outcome["status"]
+    reason = _REASON_OF_TERMINAL_STATUS.get(status or "")
+    if reason is None:
+        raise ValueError(f"{status!r} is not a terminal optimization job status")
+    ended = f"Optimization job {outcome['job_name']!r} ended with status {status}"
+    if reason == "completed":
+        return WaitEnding(reason=reason, message=f"{ended}.")
+    return WaitEnding(reason=reason, message=f"{ended}: {outcome['failure_reason'] or 'no FailureReason was given'}")
+
+
+def build_job_result(outcome: OptimizationJobOutcome, ending: WaitEnding) -> OptimizationJobResult:
+    """
+    Join a job's outcome (the last one known) and how the wait for it ended: the ``job_result`` XCom.
+
+    :param outcome: the outcome dict (from :func:`build_job_outcome` or :func:`unknown_job_outcome`).
+    :param ending: why the wait ended.
+    """
+    fields = {key: outcome.get(key) for key in OUTCOME_KEYS}
+    return cast(
+        "OptimizationJobResult",
+        {**fields, "wait_ending": {"reason": ending["reason"], "message": ending["message"]}},
     )
 
 

@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import BotoCoreError, ClientError
 
-from airflow_provider_optjob.compat import AirflowException, Context
-from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, backoff_delay, classify_api_error, error_code
+from airflow_provider_optjob.compat import AirflowException, Context, push_xcom
+from airflow_provider_optjob.hooks.api_errors import error_code
 from airflow_provider_optjob.job.check import describe_when_visible
-from airflow_provider_optjob.job.completion import finish_with_outcome, outcome_from_trigger_event
-from airflow_provider_optjob.job.config import mask_environment_secrets, validate_create_config
-from airflow_provider_optjob.job.name import is_templated
-from airflow_provider_optjob.job.wait import trigger_for_task, wait_on_worker
+from airflow_provider_optjob.job.choice import (
+    IF_EXISTS_CHOICES,
+    ExistingJob,
+    IfExists,
+    JobChoice,
+    JobFinder,
+    choice_for_existing,
+    choose_job,
+    find_job,
+)
+from airflow_provider_optjob.job.completion import WaitWatch, finish_from_trigger_event, informing_wait
+from airflow_provider_optjob.job.config import (
+    check_config_when_defined,
+    mask_environment_secrets,
+    validate_create_config,
+)
+from airflow_provider_optjob.job.ownership import JobOwner, current_try_number, with_owner_tags
+from airflow_provider_optjob.job.retry import call_through_transient_errors
+from airflow_provider_optjob.job.wait import (
+    default_deferrable,
+    deferral_timeout,
+    last_look,
+    trigger_for_task,
+    wait_and_finish_on_worker,
+)
 from airflow_provider_optjob.job.wait_settings import Duration, wait_settings
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
@@ -27,37 +46,68 @@ if TYPE_CHECKING:
     from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
 
 
-IF_EXISTS_CHOICES = ("attach", "fail")
+#: XCom key under which the task pushes the name of the job it actually used, before it waits.
+JOB_NAME_XCOM_KEY = "job_name"
 DEFAULT_MAX_WAIT_SECONDS = 60 * 60 * 24
+
+__all__ = [
+    "DEFAULT_MAX_WAIT_SECONDS",
+    "IF_EXISTS_CHOICES",
+    "JOB_NAME_XCOM_KEY",
+    "SageMakerCreateOptimizationJobOperator",
+]
 
 
 class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
     """
     Create an optimization job and, by default, wait for it without holding a worker slot.
 
-    Retries are safe: if a job with the configured name already exists (a retried task, or a worker
-    that died after creating it), ``if_exists="attach"`` waits on that job instead of creating another;
-    ``if_exists="fail"`` fails with a clear error. Give each DAG run its own job name (for example
-    ``"quantize-{{ ds_nodash }}"``) so that a new run does not attach to an older run's job.
+    The job is tagged with the task instance that creates it (``airflow:dag_id``, ``airflow:task_id``,
+    ``airflow:run_id``, ``airflow:map_index``, and ``airflow:try_number``), and the task attaches only to
+    jobs it owns:
+
+    - a job of this task instance that is still running or ``COMPLETED`` (a retry, a clear, a worker that
+      died) is waited on instead of creating another;
+    - a job of this task instance that ended ``FAILED`` or ``STOPPED`` in an earlier try is run again: the
+      new try creates ``<name>-r<try_number>`` (cut to fit the 63-character rule; the same try always gets
+      the same name);
+    - a same-named job of anyone else is an error naming its owner, unless ``if_exists="adopt"``.
+
+    The name of the job actually used is pushed to XCom under ``job_name`` before any wait: downstream
+    tasks take it from there (``create.output["job_name"]``). Give each DAG run its own job name (for
+    example ``"quantize-{{ ds_nodash }}"``).
 
     When waiting, the task ends exactly like
     :class:`~airflow_provider_optjob.sensors.optimization_job.SageMakerOptimizationJobSensor`: the same
     outcome dict as ``return_value``, the same XCom keys pushed first, and
     :class:`~airflow_provider_optjob.exceptions.OptimizationJobFailedError` for ``FAILED``/``STOPPED``
-    jobs. Values of ``OptimizationEnvironment`` and of every ``OverrideEnvironment`` are registered with
-    Airflow's secrets masker. Killing the task stops the job.
+    jobs. Environment values (``OptimizationEnvironment``, every ``OverrideEnvironment``) whose keys
+    Airflow deems sensitive (``HF_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ``*_API_KEY``... and
+    ``[core] sensitive_var_conn_names``), or that ``sensitive_environment_keys`` names, are registered with
+    Airflow's secrets masker; other values (``awq``, ``1``) are not. The config, or any member of it, may be
+    a Jinja template or an ``XComArg``: it is then checked after rendering, with the same messages.
+    Killing the task while it waits on the worker stops the job only if this try created it (see the
+    operators guide for every way a task can end).
 
     .. seealso::
         :doc:`/operators`
 
-    :param config: the ``CreateOptimizationJob`` request (templated; shown as JSON in the UI).
+    :param config: the ``CreateOptimizationJob`` request, as a dict (templated; shown as JSON in the UI). It,
+        or any member of it, may be a Jinja string or an ``XComArg``.
     :param wait_for_completion: wait until the job is terminal.
-    :param deferrable: wait in the triggerer instead of on the worker.
+    :param deferrable: wait in the triggerer instead of on the worker (default: ``[operators]
+        default_deferrable`` when the user set it, else ``True``; see
+        :func:`~airflow_provider_optjob.job.wait.default_deferrable`).
     :param poke_interval: seconds between two checks while waiting.
     :param max_wait: seconds to wait in all before the task fails.
     :param not_found_grace_period: seconds during which "job not found" right after create is tolerated.
-    :param if_exists: ``"attach"`` (wait on an existing job of that name) or ``"fail"``.
+    :param if_exists: what to do when a job of that name exists: ``"attach"`` (wait on it if this task
+        instance owns it, fail otherwise), ``"adopt"`` (wait on it whoever owns it) or ``"fail"`` (never
+        wait on a job from an earlier try). A job of this task that ended ``FAILED``/``STOPPED`` in an
+        earlier try is run again under a derived name in every mode.
     :param fail_on_job_failure: fail the task when the job ended ``FAILED`` or ``STOPPED``.
+    :param sensitive_environment_keys: more environment variable names whose values are masked in logs,
+        besides those Airflow deems sensitive.
     :param aws_conn_id: the Airflow connection with AWS credentials (templated).
     :param region_name: AWS region; overrides the connection's (templated).
     :param verify: whether to verify SSL certificates, or a CA bundle path (templated).
@@ -72,55 +122,60 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
     def __init__(
         self,
         *,
-        config: dict[str, Any],
+        config: Any,
         wait_for_completion: bool = True,
-        deferrable: bool = True,
+        deferrable: bool | None = None,
         poke_interval: Duration = 60,
         max_wait: Duration = DEFAULT_MAX_WAIT_SECONDS,
         not_found_grace_period: Duration = 60,
-        if_exists: Literal["attach", "fail"] = "attach",
+        if_exists: IfExists = "attach",
         fail_on_job_failure: bool = True,
+        sensitive_environment_keys: Collection[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if if_exists not in IF_EXISTS_CHOICES:
             raise ValueError(f"if_exists must be one of {', '.join(map(repr, IF_EXISTS_CHOICES))}, got {if_exists!r}.")
         settings = wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=not_found_grace_period)
-        if not is_templated(config):
-            validate_create_config(config)
-            mask_environment_secrets(config)
+        self.sensitive_environment_keys = tuple(sensitive_environment_keys)
+        check_config_when_defined(config)
+        if isinstance(config, Mapping):
+            mask_environment_secrets(config, self.sensitive_environment_keys)
         self.config = config
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poke_interval = settings.poke_interval
         self.max_wait = settings.timeout
         self.not_found_grace_period = settings.not_found_grace_period
         self.if_exists = if_exists
         self.fail_on_job_failure = fail_on_job_failure
         self._job_name: str | None = None
+        self._created_job_name: str | None = None
 
     def execute(self, context: Context) -> OptimizationJobOutcome:
         """Create (or attach to) the job, then wait for it as configured."""
         config = validate_create_config(self.config)
         self.hook.check_connection_exists()
-        job_name: str = config["OptimizationJobName"]
+        self.hook.validate_create_request(config)
+        job_name = self._create_or_attach(context, config)
         self._job_name = job_name
-        self._create_or_attach(config)
+        push_xcom(context["ti"], JOB_NAME_XCOM_KEY, job_name)
         self._persist_link(context, job_name)
         if not self.wait_for_completion:
             return describe_when_visible(
                 self.hook, job_name, not_found_grace_period=self.not_found_grace_period, log=self.log
             )
         if not self.deferrable:
-            outcome = wait_on_worker(
+            return wait_and_finish_on_worker(
+                context,
                 self.hook,
                 job_name,
                 poll_interval=self.poke_interval,
                 timeout=self.max_wait,
                 not_found_grace_period=self.not_found_grace_period,
                 log=self.log,
+                fail_on_job_failure=self.fail_on_job_failure,
             )
-            return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)
         self.defer(
             trigger=trigger_for_task(
                 self,
@@ -128,74 +183,113 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
                 poll_interval=self.poke_interval,
                 timeout=self.max_wait,
                 not_found_grace_period=self.not_found_grace_period,
-                stop_job_on_kill=True,
+                stop_job_on_kill=self._created_job_name == job_name,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.max_wait),
+            timeout=deferral_timeout(self.max_wait),
         )
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume after the deferral; Airflow's own deferral timeout or a crashed trigger still push an ending."""
+        with informing_wait(context, self._watch()):
+            return super().resume_execution(next_method, next_kwargs, context)
+
+    def _watch(self, job_name: str | None = None) -> WaitWatch:
+        name = job_name or self._job_name or str(self.config.get("OptimizationJobName", "?"))
+        return WaitWatch(name, last_look=lambda: last_look(self.hook, name, self.log))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> OptimizationJobOutcome:
         """
         Resume after the trigger fired: return the outcome of a completed job, fail closed otherwise.
 
+        Whatever the event, the wait's ending is pushed first (see :doc:`/xcom`); a ``timeout`` event
+        describes the job once more for its last status.
+
         :param context: the task's context.
         :param event: the trigger event payload.
         """
-        job_name = self._job_name or str(self.config.get("OptimizationJobName", "?"))
-        outcome = outcome_from_trigger_event(event, job_name)
-        return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)
+        event_job_name = event.get("job_name") if isinstance(event, Mapping) else None
+        watch = self._watch(self._job_name or event_job_name)
+        return finish_from_trigger_event(context, event, watch, fail_on_job_failure=self.fail_on_job_failure)
 
     def on_kill(self) -> None:
-        """Stop the job this task created or attached to, if it is still running."""
-        if self._job_name is None:
+        """Stop the job if this try created it (a job it only attached to is left running)."""
+        job_name = self._created_job_name
+        if job_name is None:
+            if self._job_name is not None:
+                self.log.info("Leaving optimization job %s running: this try did not create it.", self._job_name)
             return
         try:
-            self.hook.stop_optimization_job(self._job_name)
+            self.hook.stop_optimization_job(job_name)
         except (ClientError, BotoCoreError) as error:
-            self.log.warning("Could not stop optimization job %s: %s", self._job_name, error)
+            self.log.warning("Could not stop optimization job %s: %s", job_name, error)
         else:
-            self.log.info("Asked SageMaker to stop optimization job %s.", self._job_name)
+            self.log.info("Asked SageMaker to stop optimization job %s.", job_name)
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the templated fields, then mask the environment values they produced."""
         super().render_template_fields(context, jinja_env)
         if isinstance(self.config, Mapping):
-            mask_environment_secrets(self.config)
+            mask_environment_secrets(self.config, self.sensitive_environment_keys)
 
-    def _create_or_attach(self, config: dict[str, Any]) -> None:
-        job_name = config["OptimizationJobName"]
+    def _create_or_attach(self, context: Context, config: dict[str, Any]) -> str:
+        """Choose the job this try uses (see :mod:`~airflow_provider_optjob.job.choice`), creating it if needed."""
+        owner = JobOwner.of_task_instance(context["ti"])
+        try_number = current_try_number(context)
+        choice = choose_job(self._job_finder(), config["OptimizationJobName"], owner, try_number, self.if_exists)
+        if not choice.create:
+            self.log.info("Attaching to optimization job %s: %s.", choice.name, choice.reason)
+            return choice.name
+        request = with_owner_tags({**config, "OptimizationJobName": choice.name}, owner, try_number)
         try:
-            response = self._create_within_deadline(config)
+            response = self._create_within_deadline(request)
         except ClientError as error:
             if error_code(error) != "ResourceInUse":
                 raise
-            if self.if_exists == "fail":
-                raise AirflowException(
-                    f"An optimization job named {job_name!r} already exists and if_exists='fail'. Use a new "
-                    "name (for example one templated with the run's date), or if_exists='attach' to wait on "
-                    "the existing job."
-                ) from error
-            self.log.info("Optimization job %s already exists; attaching to it instead of creating one.", job_name)
-            return
-        self.log.info("Created optimization job %s (%s).", job_name, response.get("OptimizationJobArn"))
+            # Created since we looked (another worker running the same try): decide on what is there now.
+            existing = self._job_finder()(choice.name)
+            if existing is None:
+                raise
+            choice = self._choice_after_conflict(existing, owner, try_number, config["OptimizationJobName"])
+            self.log.info("Attaching to optimization job %s: %s.", choice.name, choice.reason)
+            return choice.name
+        self._created_job_name = choice.name
+        self.log.info(
+            "Created optimization job %s (%s): %s.", choice.name, response.get("OptimizationJobArn"), choice.reason
+        )
+        return choice.name
+
+    def _job_finder(self) -> JobFinder:
+        """Look up a job and its owner tags, riding out transient errors for up to ``max_wait``."""
+
+        def find(name: str) -> ExistingJob | None:
+            return find_job(
+                self.hook,
+                name,
+                retry=lambda call, what: call_through_transient_errors(
+                    call, timeout=self.max_wait, base_interval=self.poke_interval, what=what, log=self.log
+                ),
+            )
+
+        return find
+
+    def _choice_after_conflict(
+        self, existing: ExistingJob, owner: JobOwner, try_number: int, base_name: str
+    ) -> JobChoice:
+        choice = choice_for_existing(existing, owner, try_number, self.if_exists, base_name)
+        if choice.create:
+            raise AirflowException(
+                f"Optimization job {existing.name!r} was created and ended {existing.status} while this try was "
+                "starting it; retry the task."
+            )
+        return choice
 
     def _create_within_deadline(self, config: dict[str, Any]) -> dict[str, Any]:
         """Call CreateOptimizationJob, retrying throttling, 5xx and connection errors until ``max_wait`` has passed."""
-        deadline = time.monotonic() + self.max_wait
-        failures_in_a_row = 0
-        while True:
-            try:
-                return self.hook.create_optimization_job(config)
-            except (ClientError, BotoCoreError) as error:
-                remaining = deadline - time.monotonic()
-                if classify_api_error(error) is not ApiErrorKind.TRANSIENT or remaining <= 0:
-                    raise
-                failures_in_a_row += 1
-                delay = min(backoff_delay(self.poke_interval, failures_in_a_row), remaining)
-                self.log.warning(
-                    "Creating optimization job %s failed (%s); retrying in %.1f s.",
-                    config["OptimizationJobName"],
-                    error,
-                    delay,
-                )
-                time.sleep(delay)
+        return call_through_transient_errors(
+            lambda: self.hook.create_optimization_job(config),
+            timeout=self.max_wait,
+            base_interval=self.poke_interval,
+            what=f"creating optimization job {config['OptimizationJobName']}",
+            log=self.log,
+        )

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_provider_optjob.exceptions import OptimizationJobNotFinishedError
-from airflow_provider_optjob.job.completion import finish_with_outcome
-from airflow_provider_optjob.job.name import is_templated, validate_job_name
+from airflow_provider_optjob.job.completion import WaitWatch, finish_with_outcome, informing_wait
+from airflow_provider_optjob.job.config import is_resolved_later
+from airflow_provider_optjob.job.name import validate_job_name
 from airflow_provider_optjob.job.status import is_terminal
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
@@ -17,15 +18,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow_provider_optjob.compat import Context
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.job.outcome import OptimizationJobResult
 
 
 class SageMakerOptimizationJobResultOperator(OptimizationJobBaseOperator):
     """
     Describe a finished optimization job and push its outcome to XCom.
 
-    The outcome dict is the task's ``return_value``; the keys ``status``,
-    ``recommended_inference_image``, ``failure_reason`` and ``job_result`` are pushed first. A
+    The outcome dict (with its ``wait_ending``) is the task's ``return_value``; the keys ``status``,
+    ``recommended_inference_image``, ``failure_reason``, ``job_result`` and ``wait_ending`` are pushed
+    first, also when the task fails because the job cannot be described or has not finished (an ``error``
+    ending, see :doc:`/xcom`). A
     ``FAILED`` or ``STOPPED`` job fails the task with
     :class:`~airflow_provider_optjob.exceptions.OptimizationJobFailedError`, unless
     ``fail_on_job_failure=False`` (then the task returns the outcome, for branching). A job that is still
@@ -48,18 +51,20 @@ class SageMakerOptimizationJobResultOperator(OptimizationJobBaseOperator):
 
     def __init__(self, *, job_name: str, fail_on_job_failure: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not is_templated(job_name):
+        if not is_resolved_later(job_name):
             validate_job_name(job_name)
         self.job_name = job_name
         self.fail_on_job_failure = fail_on_job_failure
 
-    def execute(self, context: Context) -> OptimizationJobOutcome:
+    def execute(self, context: Context) -> OptimizationJobResult:
         """Describe the job; push and return its outcome, or fail as the class docstring says."""
-        outcome = self._describe_named_job(context, self.job_name)
-        if not is_terminal(outcome["status"]):
-            raise OptimizationJobNotFinishedError(
-                f"Optimization job {self.job_name!r} is {outcome['status']}, not finished. Wait for it first "
-                "with SageMakerOptimizationJobSensor (or SageMakerCreateOptimizationJobOperator with "
-                "wait_for_completion=True)."
-            )
-        return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)
+        with informing_wait(context, WaitWatch(self.job_name)) as watch:
+            outcome = self._describe_named_job(context, self.job_name)
+            watch.saw(outcome)
+            if not is_terminal(outcome["status"]):
+                raise OptimizationJobNotFinishedError(
+                    f"Optimization job {self.job_name!r} is {outcome['status']}, not finished. Wait for it first "
+                    "with SageMakerOptimizationJobSensor (or SageMakerCreateOptimizationJobOperator with "
+                    "wait_for_completion=True)."
+                )
+            return finish_with_outcome(context, outcome, fail_on_job_failure=self.fail_on_job_failure)

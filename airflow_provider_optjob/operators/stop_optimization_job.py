@@ -10,9 +10,10 @@ from botocore.exceptions import ClientError
 
 from airflow_provider_optjob.hooks.api_errors import error_code
 from airflow_provider_optjob.job.completion import outcome_from_trigger_event, push_outcome
-from airflow_provider_optjob.job.name import is_templated, validate_job_name
+from airflow_provider_optjob.job.config import is_resolved_later
+from airflow_provider_optjob.job.name import validate_job_name
 from airflow_provider_optjob.job.status import is_terminal
-from airflow_provider_optjob.job.wait import trigger_for_task, wait_on_worker
+from airflow_provider_optjob.job.wait import default_deferrable, trigger_for_task, wait_on_worker
 from airflow_provider_optjob.job.wait_settings import Duration, wait_settings
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
@@ -38,7 +39,8 @@ class SageMakerStopOptimizationJobOperator(OptimizationJobBaseOperator):
 
     :param job_name: the optimization job's name (templated).
     :param wait_for_completion: wait until the job is terminal (normally ``STOPPED``).
-    :param deferrable: wait in the triggerer instead of on the worker.
+    :param deferrable: wait in the triggerer instead of on the worker (default: ``[operators]
+        default_deferrable`` when the user set it, else ``True``).
     :param poke_interval: seconds between two checks while waiting.
     :param max_wait: seconds to wait in all before the task fails.
     :param aws_conn_id: the Airflow connection with AWS credentials (templated).
@@ -55,18 +57,18 @@ class SageMakerStopOptimizationJobOperator(OptimizationJobBaseOperator):
         *,
         job_name: str,
         wait_for_completion: bool = False,
-        deferrable: bool = True,
+        deferrable: bool | None = None,
         poke_interval: Duration = 30,
         max_wait: Duration = 60 * 60,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         settings = wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=0)
-        if not is_templated(job_name):
+        if not is_resolved_later(job_name):
             validate_job_name(job_name)
         self.job_name = job_name
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poke_interval = settings.poke_interval
         self.max_wait = settings.timeout
 

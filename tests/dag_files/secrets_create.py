@@ -6,7 +6,7 @@ the triggerer, ``secrets_templated_worker`` does the same but waits on the worke
 templates once: a deferred task that resumes in the same ``dag.test()`` process renders them again with the
 masker already primed, which a fresh worker process would not have). The
 environment variable names avoid the words Airflow's masker hides by name (``token``, ``secret``...), so only
-the provider's own masking can keep the values out of logs and the UI.
+the operator's ``sensitive_environment_keys`` keeps the values out of logs and the UI.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def secrets_dag(
             config=job_config(job_name, hub_credential, override_credential),
             poke_interval=0.1,
             deferrable=deferrable,
+            sensitive_environment_keys=["HF_HUB_CREDENTIAL", "QUANT_HUB_LOGIN"],
         )
         create >> downstream()
     return dag

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import itertools
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from tests.airflow_runs import DAGS_FOLDER, load_dag, run_dag, task_states, xcom_value
+from tests.faults.runs import Waiter, meanwhile
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -45,21 +48,113 @@ def test_pipeline_hands_the_recommended_image_to_the_deploy_tasks(optjob_aws_con
     assert xcom_value(dag_run, "wait_for_optimization_job", "status") == "COMPLETED"
 
 
-def test_failure_reason_reaches_the_all_done_task(optjob_aws_conn, sagemaker_emulator):
-    logical_date = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    job_name = "compile-mistral-20260301T000000"
+FAILURE_DAG = "example_optimization_job_failure.py"
+_failure_runs = itertools.count()
+
+
+class FailureExample:
+    """The failure example, run with short waits (its knobs are environment variables read at parse time).
+
+    Each instance runs on its own logical date, so its job has its own name (and Airflow 2.10's
+    ``dag.test()`` never has to delete an earlier run of the same date).
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.logical_date = datetime(2026, 3, 1, tzinfo=timezone.utc) + timedelta(days=next(_failure_runs))
+        self.job_name = f"compile-mistral-{self.logical_date:%Y%m%dT%H%M%S}"
+        monkeypatch.setenv("OPTJOB_EXAMPLE_POKE_INTERVAL", "0.2")
+        monkeypatch.setenv("OPTJOB_EXAMPLE_MAX_WAIT", "30")
+        monkeypatch.setenv("OPTJOB_EXAMPLE_NOT_FOUND_GRACE", "5")
+
+    def run(self, **environment: str) -> Any:
+        for name, value in environment.items():
+            self.monkeypatch.setenv(name, value)
+        return run_dag(load_dag(FAILURE_DAG), logical_date=self.logical_date)
+
+
+@pytest.fixture
+def failure_example(optjob_aws_conn, monkeypatch) -> FailureExample:
+    return FailureExample(monkeypatch)
+
+
+def handled(dag_run: Any) -> Any:
+    """What the failure example's ``all_done`` task reported."""
+    return xcom_value(dag_run, "handle_job_outcome")
+
+
+def test_failure_example_reports_a_completed_job_as_nothing_to_do(failure_example):
+    dag_run = failure_example.run()
+
+    assert task_states(dag_run) == {"create_optimization_job": "success", "handle_job_outcome": "success"}
+    assert handled(dag_run) == {"action": "none", "reason": "completed", "status": "COMPLETED", "failure_reason": None}
+
+
+@pytest.mark.parametrize(
+    ("final_status", "failure_reason", "reason"),
+    [("FAILED", "Unsupported model architecture", "failed"), ("STOPPED", None, "stopped")],
+)
+def test_failure_example_reports_a_failed_or_stopped_job(
+    failure_example, sagemaker_emulator, final_status, failure_reason, reason
+):
     sagemaker_emulator.control.script_job(
-        job_name, final_status="FAILED", failure_reason="Unsupported model architecture"
+        failure_example.job_name, final_status=final_status, failure_reason=failure_reason
     )
 
-    dag_run = run_dag(load_dag("example_optimization_job_failure.py"), logical_date=logical_date)
+    dag_run = failure_example.run()
 
-    states = task_states(dag_run)
-    assert states["wait_for_optimization_job"] == "failed"
-    assert states["handle_job_outcome"] == "success"
-    assert xcom_value(dag_run, "handle_job_outcome") == {
+    assert task_states(dag_run) == {"create_optimization_job": "failed", "handle_job_outcome": "success"}
+    assert handled(dag_run) == {
         "action": "alert",
-        "status": "FAILED",
-        "failure_reason": "Unsupported model architecture",
+        "reason": reason,
+        "status": final_status,
+        "failure_reason": failure_reason,
     }
-    assert xcom_value(dag_run, "wait_for_optimization_job", "job_result")["job_name"] == job_name
+    ending = xcom_value(dag_run, "create_optimization_job", "wait_ending")
+    assert ending["reason"] == reason
+    assert f"'{failure_example.job_name}' ended with status {final_status}" in ending["message"]
+    assert xcom_value(dag_run, "create_optimization_job", "job_result")["wait_ending"] == ending
+
+
+def test_failure_example_reports_a_timeout_with_the_last_status(failure_example, sagemaker_emulator):
+    sagemaker_emulator.control.script_job(failure_example.job_name, final_status="COMPLETED", inprogress_seconds=600)
+
+    dag_run = failure_example.run(OPTJOB_EXAMPLE_MAX_WAIT="2")
+
+    assert task_states(dag_run) == {"create_optimization_job": "failed", "handle_job_outcome": "success"}
+    assert handled(dag_run) == {"action": "alert", "reason": "timeout", "status": "INPROGRESS", "failure_reason": None}
+    ending = xcom_value(dag_run, "create_optimization_job", "wait_ending")
+    assert f"'{failure_example.job_name}' did not finish" in ending["message"]
+
+
+def test_failure_example_reports_access_denied(failure_example, sagemaker_emulator):
+    control = sagemaker_emulator.control
+    control.script_job(failure_example.job_name, final_status="COMPLETED", inprogress_seconds=600)
+
+    def deny_once_the_job_is_created(waiter: Waiter) -> None:
+        # The create task describes the name before creating the job; deny only the wait's describes.
+        while control.call_counts().get("CreateOptimizationJob", 0) < 1:
+            waiter.wait_for_describes(1)
+        control.add_fault("access_denied", "DescribeOptimizationJob")
+
+    with meanwhile(control, deny_once_the_job_is_created):
+        dag_run = failure_example.run()
+
+    assert task_states(dag_run) == {"create_optimization_job": "failed", "handle_job_outcome": "success"}
+    report = handled(dag_run)
+    assert report["action"] == "alert"
+    assert report["reason"] == "error"
+    ending = xcom_value(dag_run, "create_optimization_job", "wait_ending")
+    assert f"AWS refused access while describing optimization job '{failure_example.job_name}'" in ending["message"]
+
+
+def test_failure_example_reports_a_job_that_is_not_found(failure_example, sagemaker_emulator):
+    sagemaker_emulator.control.add_fault("not_found_after_create", "DescribeOptimizationJob", after_create_seconds=600)
+
+    dag_run = failure_example.run(OPTJOB_EXAMPLE_NOT_FOUND_GRACE="0.5")
+
+    assert task_states(dag_run) == {"create_optimization_job": "failed", "handle_job_outcome": "success"}
+    assert handled(dag_run) == {"action": "alert", "reason": "error", "status": None, "failure_reason": None}
+    ending = xcom_value(dag_run, "create_optimization_job", "wait_ending")
+    assert f"'{failure_example.job_name}'" in ending["message"]
+    assert "not found" in ending["message"].lower()

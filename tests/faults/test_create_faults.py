@@ -70,8 +70,10 @@ def test_retry_after_a_lost_worker_attaches_to_the_job(row, hook, control, capfd
     assert task_states(dag_run) == {"create": "success", "report": "success"}, error_lines(logs)
     assert next(ti for ti in dag_run.get_task_instances() if ti.task_id == "create").try_number == 2
     assert job_names(hook) == [name]
-    assert control.call_counts()["CreateOptimizationJob"] == 2
-    assert f"Optimization job {name} already exists; attaching to it" in logs
+    # The retry finds the job its first try created (owner tags name this task instance and try 1) and
+    # attaches to it without another CreateOptimizationJob call.
+    assert control.call_counts()["CreateOptimizationJob"] == 1
+    assert f"Attaching to optimization job {name}" in logs
     assert seen_downstream(dag_run)["job_arn"] == hook.describe_optimization_job(name)["OptimizationJobArn"]
 
 
@@ -148,7 +150,8 @@ def test_faults_while_waiting_end_in_success(row, hook, control, capfd):
             Row(
                 CREATE_DEFERRABLE,
                 "AccessDeniedException on CreateOptimizationJob",
-                "task fails at once (one Create call, no Describe); message names the refused permission",
+                "task fails at once (one Create call after the ownership Describe); message names the refused "
+                "permission",
             ),
             id="deferrable",
         )
@@ -160,7 +163,7 @@ def test_access_denied_on_create_fails_at_once(row, hook, control, capfd):
     dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, f"faults_create_{row.mode}")
 
     assert task_states(dag_run)["create"] == "failed"
-    assert optimization_job_calls(control) == {"CreateOptimizationJob": 1}
+    assert optimization_job_calls(control) == {"DescribeOptimizationJob": 1, "CreateOptimizationJob": 1}
     assert "is not authorized to perform: sagemaker:CreateOptimizationJob" in logs
 
 
@@ -170,8 +173,9 @@ def test_access_denied_on_create_fails_at_once(row, hook, control, capfd):
         pytest.param(row, id=row.mode)
         for row in rows_for(
             CREATE_MODES,
-            "ExpiredTokenException on every Describe while waiting (credentials expire after create)",
-            "task fails at once (at most 2 Describe calls); message says to check credentials",
+            "ExpiredTokenException on every Describe (expired credentials)",
+            "task fails at once, at the ownership check before create (one Describe call); message says to "
+            "check credentials",
         )
     ],
 )
@@ -181,10 +185,10 @@ def test_expired_credentials_while_waiting_fail_at_once(row, hook, control, capf
     dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, f"faults_create_{row.mode}")
 
     assert task_states(dag_run)["create"] == "failed"
-    assert describe_calls(control) <= 2
+    assert describe_calls(control) == 1
     assert f"AWS refused access while describing optimization job '{job_name(row)}'" in logs
     assert "Check the connection's credentials" in logs
-    assert job_names(hook) == [job_name(row)]
+    assert job_names(hook) == []
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,9 @@ def test_not_found_past_grace_fails_naming_the_job(row, hook, control, capfd):
     assert task_states(dag_run) == {"wait": "failed", "report": "success"}
     assert f"Optimization job '{gone_job_name(row)}' does not exist" in logs
     assert "check the job name, and the region and account" in logs
-    assert seen_downstream(dag_run) is None
+    seen = seen_downstream(dag_run)
+    assert seen["wait_ending"]["reason"] == "error"
+    assert seen["job_name"] == gone_job_name(row)
     assert time.monotonic() - started < 20, "the sensor waited far past its grace period"
 
 
@@ -313,5 +315,7 @@ def test_job_deleted_while_waited_on(row, hook, control, optjob_aws_conn, capfd)
 
     assert task_states(dag_run) == {"wait": "failed", "report": "success"}
     assert f"Optimization job '{gone_job_name(row)}' does not exist" in logs
-    assert seen_downstream(dag_run) is None
+    seen = seen_downstream(dag_run)
+    assert seen["wait_ending"]["reason"] == "error"
+    assert seen["job_name"] == gone_job_name(row)
     assert time.monotonic() - started < 20, "the sensor waited far past its grace period"

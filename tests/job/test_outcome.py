@@ -3,7 +3,17 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from airflow_provider_optjob.job.outcome import build_job_outcome
+import pytest
+
+from airflow_provider_optjob.job.outcome import (
+    OUTCOME_KEYS,
+    WAIT_ENDING_REASONS,
+    WaitEnding,
+    build_job_outcome,
+    build_job_result,
+    terminal_wait_ending,
+    unknown_job_outcome,
+)
 
 FULL_RESPONSE = {
     "OptimizationJobName": "quantize-1",
@@ -55,3 +65,61 @@ def test_naive_datetimes_are_taken_as_utc():
     outcome = build_job_outcome({"CreationTime": datetime(2026, 1, 1, 0, 0)})
 
     assert outcome["creation_time"] == "2026-01-01T00:00:00+00:00"
+
+
+class TestJobResult:
+    def test_unknown_job_outcome_has_every_member(self):
+        assert unknown_job_outcome("job-a", "INPROGRESS") == {
+            "job_name": "job-a",
+            "job_arn": None,
+            "status": "INPROGRESS",
+            "recommended_inference_image": None,
+            "output_s3_uri": None,
+            "output_model_name": None,
+            "failure_reason": None,
+            "deployment_instance_type": None,
+            "creation_time": None,
+            "start_time": None,
+            "end_time": None,
+        }
+
+    @pytest.mark.parametrize(
+        ("status", "failure_reason", "expected"),
+        [
+            ("COMPLETED", None, ("completed", "Optimization job 'quantize-1' ended with status COMPLETED.")),
+            ("FAILED", "OOM", ("failed", "Optimization job 'quantize-1' ended with status FAILED: OOM")),
+            (
+                "STOPPED",
+                None,
+                ("stopped", "Optimization job 'quantize-1' ended with status STOPPED: no FailureReason was given"),
+            ),
+        ],
+    )
+    def test_terminal_wait_ending_names_the_job_status_and_reason(self, status, failure_reason, expected):
+        response = {**FULL_RESPONSE, "OptimizationJobStatus": status, "FailureReason": failure_reason}
+
+        ending = terminal_wait_ending(build_job_outcome(response))
+
+        assert (ending["reason"], ending["message"]) == expected
+
+    @pytest.mark.parametrize("status", ["INPROGRESS", "PAUSED", None])
+    def test_terminal_wait_ending_refuses_a_running_job(self, status):
+        with pytest.raises(ValueError, match="not a terminal"):
+            terminal_wait_ending(unknown_job_outcome("job-a", status))
+
+    def test_job_result_is_the_outcome_plus_its_ending_and_json_safe(self):
+        outcome = build_job_outcome(FULL_RESPONSE)
+
+        result = build_job_result(outcome, WaitEnding(reason="timeout", message="too slow"))
+
+        assert result == {**outcome, "wait_ending": {"reason": "timeout", "message": "too slow"}}
+        assert json.loads(json.dumps(result)) == result
+
+    def test_job_result_keeps_only_outcome_members(self):
+        looked = {**unknown_job_outcome("job-a", "INPROGRESS"), "wait_ending": {"reason": "error", "message": "x"}}
+
+        result = build_job_result(looked, WaitEnding(reason="timeout", message="y"))  # type: ignore[arg-type]
+
+        assert set(result) == {*OUTCOME_KEYS, "wait_ending"}
+        assert result["wait_ending"] == {"reason": "timeout", "message": "y"}
+        assert WAIT_ENDING_REASONS == ("completed", "failed", "stopped", "timeout", "error")

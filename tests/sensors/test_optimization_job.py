@@ -9,6 +9,7 @@ from airflow_provider_optjob.exceptions import OptimizationJobFailedError
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.job.completion import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.job.name import InvalidOptimizationJobNameError
+from airflow_provider_optjob.job.outcome import unknown_job_outcome
 from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
 from tests.airflow_runs import load_dag, run_dag, task_states, xcom_value
 from tests.job_requests import job_config
@@ -35,6 +36,10 @@ def event(status: str, result: dict[str, Any] | None) -> dict[str, Any]:
     return {"status": status, "job_name": "job-a", "message": f"job-a {status}", "result": result}
 
 
+def ending(reason: str, message: str) -> dict[str, str]:
+    return {"reason": reason, "message": message}
+
+
 class TestExecuteComplete:
     @pytest.fixture
     def sensor(self) -> SageMakerOptimizationJobSensor:
@@ -45,12 +50,14 @@ class TestExecuteComplete:
 
         returned = sensor.execute_complete({"ti": ti}, event("success", outcome("COMPLETED")))
 
-        assert returned == outcome("COMPLETED")
+        completed = ending("completed", "Optimization job 'job-a' ended with status COMPLETED.")
+        assert returned == {**outcome("COMPLETED"), "wait_ending": completed}
         expected = {
             "status": "COMPLETED",
             "recommended_inference_image": "image:1",
             "failure_reason": None,
-            "job_result": outcome("COMPLETED"),
+            "job_result": returned,
+            "wait_ending": completed,
         }
         if not XCOM_ACCEPTS_NONE:  # Airflow 3.0 cannot store a None XCom: the key is left out
             del expected["failure_reason"]
@@ -68,6 +75,8 @@ class TestExecuteComplete:
         assert "'job-a'" in str(raised.value)
         assert ti.pushed["failure_reason"] == "why it failed"
         assert ti.pushed["status"] == job_status
+        assert ti.pushed["wait_ending"] == ending(event_status, str(raised.value))
+        assert ti.pushed["job_result"]["wait_ending"] == ti.pushed["wait_ending"]
 
     def test_soft_fail_skips_after_pushing(self):
         from airflow_provider_optjob.compat import AirflowSkipException
@@ -79,17 +88,34 @@ class TestExecuteComplete:
             sensor.execute_complete({"ti": ti}, event("failed", outcome("FAILED", "boom")))
 
         assert ti.pushed["status"] == "FAILED"
+        assert ti.pushed["wait_ending"]["reason"] == "failed"
 
-    def test_timeout_event_raises_sensor_timeout(self, sensor):
-        with pytest.raises(OptimizationJobWaitTimeoutError, match="job-a"):
-            sensor.execute_complete({"ti": RecordingTaskInstance()}, event("timeout", None))
+    def test_timeout_event_pushes_the_last_status_then_raises_sensor_timeout(self, optjob_aws_conn, sagemaker_emulator):
+        sagemaker_emulator.control.script_job("job-a", final_status="COMPLETED", inprogress_seconds=600)
+        SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn).create_optimization_job(job_config("job-a"))
+        sensor = SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a")
+        ti = RecordingTaskInstance()
+
+        with pytest.raises(OptimizationJobWaitTimeoutError, match="job-a") as raised:
+            sensor.execute_complete({"ti": ti}, event("timeout", None))
+
+        assert ti.pushed["wait_ending"] == ending("timeout", str(raised.value))
+        assert ti.pushed["status"] in ("STARTING", "INPROGRESS")
+        assert ti.pushed["job_result"]["status"] == ti.pushed["status"]
+        assert ti.pushed["job_result"]["job_arn"].endswith("/job-a")
 
     def test_error_event_fails_with_its_message(self, sensor):
-        with pytest.raises(AirflowException, match="access denied here"):
+        ti = RecordingTaskInstance()
+
+        with pytest.raises(AirflowException, match="access denied here") as raised:
             sensor.execute_complete(
-                {"ti": RecordingTaskInstance()},
+                {"ti": ti},
                 {"status": "error", "job_name": "job-a", "message": "access denied here", "result": None},
             )
+
+        assert ti.pushed["wait_ending"] == ending("error", str(raised.value))
+        assert ti.pushed["job_result"]["job_name"] == "job-a"
+        assert ti.pushed["job_result"]["status"] is None
 
     @pytest.mark.parametrize(
         "bad_event",
@@ -105,13 +131,71 @@ class TestExecuteComplete:
         ],
         ids=["none", "not-a-dict", "empty", "unknown-status", "no-result", "not-terminal", "mismatch", "mismatch2"],
     )
-    def test_anything_else_fails_closed(self, sensor, bad_event):
+    def test_anything_else_fails_closed_after_pushing_an_error_ending(self, sensor, bad_event):
         ti = RecordingTaskInstance()
 
-        with pytest.raises(AirflowException, match="job-a"):
+        with pytest.raises(AirflowException, match="job-a") as raised:
             sensor.execute_complete({"ti": ti}, bad_event)
 
-        assert ti.pushed == {}
+        assert ti.pushed["wait_ending"] == ending("error", str(raised.value))
+        assert ti.pushed["job_result"]["job_name"] == "job-a"
+
+
+class TestDeferralBackstop:
+    """Airflow fails a deferred task without ``execute_complete`` when the deferral times out (``__fail__``)."""
+
+    def test_deferral_timeout_pushes_a_timeout_ending_with_the_last_status(self, optjob_aws_conn, sagemaker_emulator):
+        sagemaker_emulator.control.script_job("job-a", final_status="COMPLETED", inprogress_seconds=600)
+        SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn).create_optimization_job(job_config("job-a"))
+        sensor = SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a")
+        ti = RecordingTaskInstance()
+        # What the scheduler hands the task: Airflow 3 "Trigger timeout", Airflow 2.10 "Trigger/execution timeout".
+        error = "Trigger timeout" if _airflow_3() else "Trigger/execution timeout"
+
+        with pytest.raises(AirflowException):
+            sensor.resume_execution("__fail__", {"error": error}, {"ti": ti})
+
+        assert ti.pushed["wait_ending"]["reason"] == "timeout"
+        assert ti.pushed["job_result"]["status"] in ("STARTING", "INPROGRESS")
+
+    def test_crashed_trigger_pushes_an_error_ending(self):
+        sensor = SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a")
+        ti = RecordingTaskInstance()
+
+        with pytest.raises(AirflowException):
+            sensor.resume_execution("__fail__", {"error": "Trigger failure"}, {"ti": ti})
+
+        assert ti.pushed["wait_ending"]["reason"] == "error"
+        assert ti.pushed["job_result"] == {**unknown_job_outcome("job-a"), "wait_ending": ti.pushed["wait_ending"]}
+
+
+def _airflow_3() -> bool:
+    from airflow import __version__
+
+    return not __version__.startswith("2.")
+
+
+class TestDeferrableDefault:
+    """``deferrable`` follows ``[operators] default_deferrable`` when the user set it, else it is ``True``."""
+
+    @pytest.fixture(autouse=True)
+    def _no_setting_in_the_environment(self, monkeypatch):
+        for suffix in ("", "_CMD", "_SECRET"):
+            monkeypatch.delenv(f"AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE{suffix}", raising=False)
+
+    def test_defers_when_the_user_set_nothing(self):
+        assert SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a").deferrable is True
+
+    @pytest.mark.parametrize(("value", "expected"), [("False", False), ("false", False), ("True", True)])
+    def test_follows_the_setting_from_the_environment(self, monkeypatch, value, expected):
+        monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", value)
+
+        assert SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a").deferrable is expected
+
+    def test_an_explicit_argument_wins(self, monkeypatch):
+        monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
+
+        assert SageMakerOptimizationJobSensor(task_id="wait", job_name="job-a", deferrable=True).deferrable is True
 
 
 class TestDefinition:
