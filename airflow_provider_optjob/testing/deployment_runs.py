@@ -1,0 +1,117 @@
+"""DAG runs in a local deployment: trigger one, follow it to its end, read its task instances and XComs."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_optjob.testing.deployment_processes import wait_until
+from airflow_provider_optjob.testing.deployment_watch import RunWatcher
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from airflow_provider_optjob.testing.deployment_db import MetadataDatabase, TaskInstanceRow
+    from airflow_provider_optjob.testing.deployment_processes import ManagedProcess
+    from airflow_provider_optjob.testing.deployment_watch import RunObservation
+
+
+class RunControl:
+    """DAG-run operations of :class:`~airflow_provider_optjob.testing.deployment.LocalDeployment`."""
+
+    database: MetadataDatabase
+    startup_timeout: float
+
+    def airflow(self, *arguments: str, timeout: float = 180.0) -> str:
+        """Run the ``airflow`` CLI (provided by the deployment)."""
+        raise NotImplementedError
+
+    def check_alive(self, what: str = "the deployment") -> None:
+        """Raise if a process exited unexpectedly (provided by the deployment)."""
+        raise NotImplementedError
+
+    def _watched(self) -> list[ManagedProcess]:
+        raise NotImplementedError
+
+    def wait_for_dag(self, dag_id: str, timeout: float | None = None) -> None:
+        """Wait until the DAG has been parsed and serialized.
+
+        :param dag_id: the DAG id.
+        :param timeout: seconds (default: ``startup_timeout``).
+        """
+        wait_until(
+            lambda: self.database.dag_parsed(dag_id),
+            timeout or self.startup_timeout,
+            f"{dag_id} to be parsed",
+            self._watched,
+        )
+
+    def trigger_dag(self, dag_id: str, run_id: str | None = None, conf: Mapping[str, Any] | None = None) -> str:
+        """Wait for the DAG to be parsed, unpause it and trigger a run (``airflow dags unpause`` + ``trigger``).
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id (default: ``manual__deployment_<time>``).
+        :param conf: the run's ``dag_run.conf``.
+        :return: the run id.
+        """
+        self.wait_for_dag(dag_id)
+        self.airflow("dags", "unpause", dag_id)
+        run_id = run_id or f"manual__deployment_{time.time_ns()}"
+        arguments = ["dags", "trigger", dag_id, "--run-id", run_id]
+        if conf is not None:
+            arguments += ["--conf", json.dumps(dict(conf))]
+        self.airflow(*arguments)
+        return run_id
+
+    def watch_run(self, dag_id: str, run_id: str) -> RunWatcher:
+        """Start following a run in the background; see :class:`RunWatcher`.
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        """
+        return RunWatcher(self.database, dag_id, run_id).start()
+
+    def follow_run(self, dag_id: str, run_id: str, timeout: float) -> RunObservation:
+        """Follow a run to its end, recording each task instance's state history.
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        :param timeout: seconds before :class:`TimeoutError`.
+        :raises DeploymentProcessError: a component exited meanwhile.
+        """
+        watcher = self.watch_run(dag_id, run_id)
+        try:
+            return self.wait_run_finished(watcher, timeout)
+        finally:
+            watcher.stop()
+
+    def wait_run_finished(self, watcher: RunWatcher, timeout: float) -> RunObservation:
+        """Wait until a watched run has ended; return the complete observation.
+
+        :param watcher: the run's watcher.
+        :param timeout: seconds before :class:`TimeoutError`.
+        """
+        try:
+            watcher.wait_for(lambda seen: seen.finished, timeout, "the DAG run to finish", self.check_alive)
+        finally:
+            watcher.stop()
+        return watcher.snapshot()
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[TaskInstanceRow]:
+        """Return the run's task instances as they are now (task id, map index, state, try number, trigger).
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        """
+        return self.database.task_instances(dag_id, run_id)
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """Return a task's XCom value (JSON-decoded) or ``None``.
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        :param task_id: the task id.
+        :param key: the XCom key.
+        """
+        return self.database.xcom(dag_id, run_id, task_id, key)

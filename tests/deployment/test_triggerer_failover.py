@@ -1,0 +1,156 @@
+"""Triggers that move between triggerers: a frozen triggerer (SIGSTOP, then SIGCONT) and a killed one (SIGKILL).
+
+Triggerer A takes every trigger of the run; only then does triggerer B start. A is then frozen for longer than
+``[triggerer] triggerer_health_check_threshold`` (so B adopts A's triggers) and thawed again, or killed. Either
+way every task must succeed on its first try, no job may be stopped (a thawed A cancels the triggers it lost;
+on Airflow 3.3 that calls their ``on_kill``, apache/airflow#73454, and the create operator's trigger stops its
+job in ``on_kill``), and the triggers must really have been held by A, then by B.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.deployment import scenario
+from tests.deployment.report import print_table, write_json
+
+pytestmark = [
+    pytest.mark.deployment,
+    pytest.mark.timeout(900),
+    pytest.mark.xfail(scenario.airflow_3_0(), reason=scenario.AIRFLOW_3_0_RUNNER_CRASH, strict=True),
+]
+
+HEALTH_CHECK_THRESHOLD_SECONDS = 10
+FAILOVER_ENV = {
+    "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(HEALTH_CHECK_THRESHOLD_SECONDS),
+    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+}
+#: A frozen triggerer's own watchdog reports the freeze as a blocked loop: not a finding here.
+FAILOVER_LOG_PATTERNS = tuple(pattern for pattern in scenario.LOG_PATTERNS if pattern != "blocked for")
+#: Seconds B runs beside a healthy A before A fails (B must take nothing meanwhile).
+SIDE_BY_SIDE_SECONDS = 3.0
+#: A heartbeat at most this old (seconds) counts as healthy when the test needs a healthy triggerer.
+FRESH_HEARTBEAT_SECONDS = 3.0
+#: Seconds after a thawed A has heartbeated again, for it to notice and cancel the triggers it lost.
+AFTER_THAW_SECONDS = 6.0
+
+
+def heartbeat_fresh(deployment, index: int) -> bool:
+    age = deployment.heartbeat_age(index)
+    return age is not None and age < FRESH_HEARTBEAT_SECONDS
+
+
+@pytest.mark.parametrize("failure", ["sigstop", "sigkill"])
+def test_triggers_move_to_another_triggerer(deployment_factory, failure):
+    test_name = f"failover-{failure}"
+    started = time.monotonic()
+    plan = scenario.make_plan()
+    timeline: list[tuple[float, str]] = []
+    observation = None
+    error = None
+
+    def mark(event: str) -> None:
+        timeline.append((round(time.monotonic() - started, 1), event))
+
+    with deployment_factory(env=FAILOVER_ENV) as deployment:
+        watcher = None
+        a_job = deployment.triggerer_job_ids[0]
+        b_job = None
+        try:
+            scenario.prepare_jobs(deployment, plan)
+            _, watcher = scenario.start_run(deployment, plan)
+            # A healthy A (heartbeat fresh) holds every trigger before B exists: B can only adopt them by failover.
+            watcher.wait_for(
+                lambda seen: (
+                    scenario.all_checked_their_jobs(plan, seen)
+                    and scenario.held_by(plan, seen, a_job)
+                    and heartbeat_fresh(deployment, 0)
+                ),
+                scenario.DEFAULT_TIMEOUT,
+                "every trigger to be held by a healthy triggerer A",
+                deployment.check_alive,
+            )
+            mark(f"triggerer A (job {a_job}) holds every trigger")
+            b_job = deployment.triggerer_job_ids[deployment.start_triggerer()]
+            mark(f"triggerer B (job {b_job}) started")
+            time.sleep(SIDE_BY_SIDE_SECONDS)
+            if not scenario.held_by(plan, watcher.snapshot(), a_job):
+                mark("triggerer B took triggers from a healthy triggerer A")
+            if failure == "sigstop":
+                deployment.freeze_triggerer(0)
+                frozen_at, frozen_at_epoch = time.monotonic(), time.time()
+                mark("triggerer A frozen (SIGSTOP)")
+            else:
+                deployment.kill_triggerer(0)
+                mark("triggerer A killed (SIGKILL)")
+            watcher.wait_for(
+                lambda seen: scenario.held_by(plan, seen, b_job),
+                HEALTH_CHECK_THRESHOLD_SECONDS + 120,
+                "triggerer B to take every trigger",
+                deployment.check_alive,
+            )
+            mark("triggerer B holds every trigger")
+            if failure == "sigstop":
+                # B may adopt the triggers sooner (A's last heartbeat can be older than the freeze): A stays
+                # frozen past the threshold all the same, as a triggerer host that hangs for a while would.
+                time.sleep(max(0.0, frozen_at + HEALTH_CHECK_THRESHOLD_SECONDS + 2 - time.monotonic()))
+                # B stalls its heartbeat while it serves the adopted triggers' first connection lookups (Airflow 3
+                # starts its in-process execution API then: 10-15 s on a busy 2-core machine); a thawed A would
+                # take back the triggers of a B whose heartbeat is older than the (lowered) threshold. So A is
+                # thawed once B polls the jobs of every store (its lookups are done) and heartbeats on time.
+                watcher.wait_for(
+                    lambda _: (
+                        scenario.polled_every_store_since(deployment, frozen_at_epoch)
+                        and heartbeat_fresh(deployment, 1)
+                    ),
+                    120,
+                    "triggerer B to poll every store's jobs and heartbeat on time",
+                    deployment.check_alive,
+                )
+                mark("triggerer B polls every store's jobs")
+                heartbeat = deployment.latest_heartbeat(0)
+                deployment.thaw_triggerer(0)
+                mark(f"triggerer A thawed (SIGCONT) after {time.monotonic() - frozen_at:.1f} s frozen")
+                watcher.wait_for(
+                    lambda _: deployment.latest_heartbeat(0) != heartbeat,
+                    60,
+                    "thawed triggerer A to heartbeat again",
+                    deployment.check_alive,
+                )
+                mark("triggerer A heartbeats again")
+                time.sleep(AFTER_THAW_SECONDS)
+            scenario.finish_jobs(deployment, plan)
+            mark("jobs completed")
+            observation = deployment.wait_run_finished(watcher, scenario.DEFAULT_TIMEOUT)
+            mark(f"run {observation.state}")
+        except Exception as exc:  # reported per store below, then asserted
+            error = f"{type(exc).__name__}: {exc}"
+            observation = watcher.stop() if watcher else None
+        findings = scenario.collect_findings(deployment, error, FAILOVER_LOG_PATTERNS)
+        expected_holders = [a_job, b_job]
+        moves = {
+            task_id: [f"{task_id} held by triggerer jobs {task.triggerer_history}, not A ({a_job}) then B ({b_job})"]
+            for task_id in plan.jobs
+            if observation
+            and b_job is not None  # else the test stopped earlier, for a reason reported already
+            and (task := observation.tasks.get(task_id))
+            and "deferred" in task.history
+            and task.triggerer_history != expected_holders
+        }
+        rows = scenario.verdict(test_name, deployment, plan, observation, findings, moves)
+        failed = any(row.result != "PASS" for row in rows)
+        deployment.keep_home |= failed
+        wall = time.monotonic() - started
+        details = scenario.details(plan, observation, findings)
+        details |= {"timeline": timeline, "startup_seconds": deployment.timings}
+        print_table(f"Triggerer failover ({failure})", rows, wall)
+        for seconds, event in timeline:
+            print(f"  {seconds:>6.1f} s  {event}")
+        scenario.print_notable(findings)
+        write_json(test_name, rows, wall, details)
+        if deployment.keep_home:
+            print(f"Airflow home and logs kept in {deployment.home}")
+
+    assert not failed, "\n".join(f"{row.store}: {row.reason}" for row in rows if row.result != "PASS")
