@@ -59,7 +59,7 @@ class TestResultOperator:
         assert ti.pushed["failure_reason"] == "bad config"
 
     def test_running_job_is_a_clear_error_pointing_to_the_sensor(self, hook, sagemaker_emulator):
-        sagemaker_emulator.control.script_job("result-running", inprogress_seconds=120)
+        sagemaker_emulator.control.script_job("result-running", starting_seconds=0, inprogress_seconds=120)
         hook.create_optimization_job(job_config("result-running"))
         context, ti = task_context()
 
