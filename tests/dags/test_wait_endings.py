@@ -6,6 +6,7 @@ the create operator waiting in the triggerer or on the worker.
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -31,6 +32,9 @@ def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
 @pytest.fixture
 def control(optjob_aws_conn: str, sagemaker_emulator: Any) -> Any:
     return sagemaker_emulator.control
+
+
+AIRFLOW_3_0 = version("apache-airflow").startswith("3.0.")
 
 
 def start_job(component: str, hook: SageMakerOptimizationJobHook, control: Any, **script: Any) -> None:
@@ -76,9 +80,21 @@ def test_terminal_job_ending_reaches_downstream(component, final_status, failure
         assert xcom_value(dag_run, "wait") == seen["job_result"]
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
+@pytest.mark.parametrize(
+    "component",
+    [
+        pytest.param(
+            component,
+            marks=pytest.mark.xfail(
+                AIRFLOW_3_0 and component == "sensor_reschedule",
+                reason="Airflow 3.0.x: a reschedule-mode timeout reaches the task as an error ending (open, issue 11)",
+            ),
+        )
+        for component in COMPONENTS
+    ],
+)
 def test_timeout_ending_names_the_last_status(component, hook, control):
-    start_job(component, hook, control, final_status="COMPLETED", inprogress_seconds=600)
+    start_job(component, hook, control, final_status="COMPLETED", starting_seconds=0, inprogress_seconds=600)
 
     dag_run = run(component)
 
@@ -92,7 +108,9 @@ def test_timeout_ending_names_the_last_status(component, hook, control):
 
 
 def test_soft_fail_timeout_skips_after_pushing_the_ending(hook, control):
-    start_job("sensor_poke_soft_fail", hook, control, final_status="COMPLETED", inprogress_seconds=600)
+    start_job(
+        "sensor_poke_soft_fail", hook, control, final_status="COMPLETED", starting_seconds=0, inprogress_seconds=600
+    )
 
     dag_run = run("sensor_poke_soft_fail")
 
