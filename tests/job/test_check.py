@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,15 +13,13 @@ from airflow_provider_optjob.hooks.api_errors import backoff_cap
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.job.check import describe_when_visible
 from tests.faults.runs import Waiter, describe_calls, meanwhile
+from tests.job.conftest import TASK_LOG, Lines
 from tests.job_requests import job_config
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 #: Generous slack for deadlines on a shared, noisy machine: one Describe call (botocore's 3 attempts with
 #: their own backoff) can run past a deadline.
 SLACK = 15.0
-log = logging.getLogger("tests.job_check")
+log = TASK_LOG
 
 
 @pytest.fixture
@@ -37,32 +33,6 @@ def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
 @pytest.fixture
 def control(optjob_aws_conn, sagemaker_emulator):
     return sagemaker_emulator.control
-
-
-class Lines(logging.Handler):
-    """What the task logger received, as formatted lines (Airflow's logging setup keeps ``caplog`` empty)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-@pytest.fixture
-def logged() -> Iterator[Lines]:
-    handler = Lines()
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        log.removeHandler(handler)
 
 
 def logged_delays(logged: Lines) -> list[float]:

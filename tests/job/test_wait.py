@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,41 +13,13 @@ from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimization
 from airflow_provider_optjob.job.completion import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.job.wait import wait_on_worker
 from tests.faults.runs import describe_calls
+from tests.job.conftest import TASK_LOG
 from tests.job_requests import job_config
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 #: Generous slack for deadlines on a shared, noisy machine (one Describe call can run past a deadline).
 SLACK = 15.0
 POLL = 0.1
-log = logging.getLogger("tests.job_wait")
-
-
-class Lines(logging.Handler):
-    """What the task logger received (Airflow's logging setup keeps ``caplog`` empty)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-@pytest.fixture
-def logged() -> Iterator[Lines]:
-    handler = Lines()
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        log.removeHandler(handler)
+log = TASK_LOG
 
 
 @pytest.fixture
