@@ -10,9 +10,10 @@ concurrent callers wait for one refresh.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import Any
+
+from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
 
 
 def refresh_credentials_off_the_loop(session: Any) -> bool:
@@ -31,7 +32,7 @@ def refresh_credentials_off_the_loop(session: Any) -> bool:
         return False
 
     async def refresh_in_thread() -> Any:
-        return await asyncio.to_thread(refresh)
+        return await run_in_worker_thread(refresh)
 
     refresh_in_thread._runs_in_thread = True  # type: ignore[attr-defined]
     credentials._refresh_using = refresh_in_thread

@@ -4,15 +4,10 @@ Where Airflow's Task SDK offers ``BaseHook.aget_connection`` (Airflow 3.1 and la
 the running loop: its exchange with the triggerer's supervisor is async, and the SDK runs secrets
 backends that have no async method in a worker thread of its own.
 
-Elsewhere the synchronous lookup runs through asgiref's ``sync_to_async``:
-
-- Airflow 3.0: the Task SDK's synchronous channel (``SUPERVISOR_COMMS.send``) calls ``async_to_sync``,
-  which, inside a ``sync_to_async`` thread, hands the exchange back to the loop that is waiting, so it runs
-  on the triggerer's own loop under the channel's lock. From a plain worker thread (``asyncio.to_thread``)
-  it would instead read the supervisor's socket from a second event loop, racing the triggerer's own
-  reads ("Response read out of order", then a dead trigger runner).
-- Airflow 2: the triggerer runs triggers in a thread of the scheduler-side process; the lookup is a
-  metadata DB query (or a secrets backend call) that blocks, so it runs in the worker thread.
+Elsewhere (Airflow 3.0 and 2.x) the synchronous lookup runs in a worker thread through
+:func:`~airflow_provider_optjob.hooks.worker_thread.run_in_worker_thread`, the one way a thread of ours may
+reach the supervisor's channel on Airflow 3.0 (its module says why). On Airflow 2 the lookup is a metadata DB
+query or a secrets backend call that blocks, so it too belongs in a worker thread.
 """
 
 from __future__ import annotations
@@ -23,6 +18,7 @@ from typing import Any
 
 from airflow_provider_optjob.compat import AirflowNotFoundException
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
+from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
 
 _CONNECTION_FIELDS = ("conn_type", "host", "login", "password", "schema", "port", "extra")
 
@@ -40,9 +36,7 @@ async def aget_connection(hook_class: type[Any], conn_id: str) -> Any:
         async_getter = getattr(hook_class, "aget_connection", None)
         if async_getter is not None:
             return await async_getter(conn_id)
-        from asgiref.sync import sync_to_async
-
-        return await sync_to_async(hook_class.get_connection)(conn_id)
+        return await run_in_worker_thread(hook_class.get_connection, conn_id)
     except AirflowNotFoundException as error:
         raise missing_connection_error(conn_id) from error
 

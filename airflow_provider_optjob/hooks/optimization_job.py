@@ -18,6 +18,7 @@ from airflow_provider_optjob.hooks.connection_lookup import (
     missing_connection_error,
 )
 from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
+from airflow_provider_optjob.hooks.service_model import use_trimmed_service_data
 from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
 from airflow_provider_optjob.job.name import validate_job_name
 from airflow_provider_optjob.job.outcome import OptimizationJobOutcome, build_job_outcome
@@ -235,7 +236,9 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         with long_lived_setup():
             session: Any = self.get_session(region_name=self.region_name, deferrable=True)
             refresh_credentials_off_the_loop(session)
-            _preload_service_data(session.get_component("data_loader"))
+            loader = session.get_component("data_loader")
+            use_trimmed_service_data(loader)
+            _preload_service_data(loader)
         return session.create_client(
             _SERVICE,
             region_name=self.region_name,

@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
+
 #: Opens the client's async context manager; called in a worker thread, so it may block.
 ClientContextFactory = Callable[[], Any]
 
@@ -91,7 +93,7 @@ async def _create(
     shared = _SharedClient(ready=loop.create_future(), users=1)
     clients[key] = shared
     try:
-        context = await asyncio.to_thread(open_context)
+        context = await run_in_worker_thread(open_context)
         shared.client = await context.__aenter__()
         shared.context = context
         _request_slots_by_client[shared.client] = asyncio.Semaphore(_connection_pool_size(shared.client))

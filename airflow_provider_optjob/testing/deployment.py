@@ -151,6 +151,11 @@ class LocalDeployment(RunControl, TriggererControl):
         self.stop()
 
     @property
+    def api_url(self) -> str:  # type: ignore[override]
+        """The API server's base URL (Airflow 3)."""
+        return f"http://127.0.0.1:{self._api_port}"
+
+    @property
     def emulator_url(self) -> str:
         """The emulator's base URL (known once :meth:`start` has started it)."""
         if self._emulator_url is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow_provider_optjob.testing.deployment_processes import wait_until
 from airflow_provider_optjob.testing.deployment_watch import RunWatcher
@@ -22,6 +24,8 @@ class RunControl:
 
     database: MetadataDatabase
     startup_timeout: float
+    #: The API server's base URL (Airflow 3), provided by the deployment.
+    api_url: str
 
     def airflow(self, *arguments: str, timeout: float = 180.0) -> str:
         """Run the ``airflow`` CLI (provided by the deployment)."""
@@ -115,3 +119,40 @@ class RunControl:
         :param key: the XCom key.
         """
         return self.database.xcom(dag_id, run_id, task_id, key)
+
+    def api_request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """Call the API server's public REST API (Airflow 3, ``/api/v2``) as the UI does; return its JSON answer.
+
+        The deployment lets every request act as an admin (``[core] simple_auth_manager_all_admins``).
+
+        :param method: the HTTP method.
+        :param path: the path below ``/api/v2``, e.g. ``/dags/my_dag/clearTaskInstances``.
+        :param body: the JSON body, if any.
+        """
+        data = None if body is None else json.dumps(dict(body)).encode()
+        request = urllib.request.Request(
+            f"{self.api_url}/api/v2{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"null")
+
+    def clear_task(self, dag_id: str, run_id: str, task_id: str) -> None:
+        """Clear one task instance of a run, whatever its state, as the UI's "Clear" does.
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        :param task_id: the task id.
+        """
+        body = {"dag_run_id": run_id, "task_ids": [task_id], "dry_run": False, "only_failed": False}
+        self.api_request("POST", f"/dags/{quote(dag_id)}/clearTaskInstances", body)
+
+    def set_task_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """Mark one task instance of a run ``success`` or ``failed``, as the UI's "Mark as" does.
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        :param task_id: the task id.
+        :param state: ``success`` or ``failed``.
+        """
+        path = f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"
+        self.api_request("PATCH", path, {"new_state": state})

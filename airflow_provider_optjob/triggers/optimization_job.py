@@ -17,6 +17,7 @@ from airflow_provider_optjob.hooks.api_errors import (
     classify_api_error,
     describe_failure_message,
 )
+from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
 from airflow_provider_optjob.job.completion import event_payload
 from airflow_provider_optjob.job.outcome import build_job_outcome
 from airflow_provider_optjob.job.status import is_terminal, trigger_event_status
@@ -153,7 +154,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
 
     async def _hook_off_the_loop(self) -> SageMakerOptimizationJobHook:
         """Build the hook in a worker thread, so importing its module the first time does not stall the loop."""
-        return await asyncio.to_thread(self.hook)
+        return await run_in_worker_thread(self.hook)
 
     async def _poll(self, hook: SageMakerOptimizationJobHook, client: Any) -> dict[str, Any]:
         last_status: str | None = None

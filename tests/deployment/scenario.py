@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import secrets
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,18 +34,6 @@ DAGS = Path(__file__).parent / "dags"
 LOG_PATTERNS = ("Traceback", "out of order", "has died", "blocked for")
 #: What fails a run outright; a blocked loop is reported on its own (see :func:`expect_no_blocked_loop`).
 HARD_LOG_PATTERNS = tuple(pattern for pattern in LOG_PATTERNS if pattern != "blocked for")
-#: Airflow 3.0's Task SDK: a connection lookup's sync channel use from a worker thread kills the trigger runner.
-AIRFLOW_3_0_RUNNER_CRASH = (
-    "Airflow 3.0.x: the trigger runner dies ('Response read out of order') when a secrets backend builds a "
-    "connection (and masks it) in a worker thread during the lookup; open in issue 10"
-)
-
-
-def airflow_3_0() -> bool:
-    """Whether the running Airflow is a 3.0.x release (its triggerer crashes on our lookups, see above)."""
-    from importlib.metadata import version
-
-    return version("apache-airflow").startswith("3.0.")
 
 
 def expect_no_blocked_loop(deployment: LocalDeployment) -> None:
@@ -90,9 +79,14 @@ DEPLOYMENT_ENV = {
 
 
 @cache
-def dag_module() -> ModuleType:
-    """The deployment DAG's module, loaded from its file (for its task ids and job names)."""
-    spec = importlib.util.spec_from_file_location("optjob_deployment_dag", DAGS / "optjob_deployment.py")
+def dag_module(name: str = "optjob_deployment") -> ModuleType:
+    """A deployment DAG file's module, loaded from the file (for its task ids and job names).
+
+    :param name: the file's name without ``.py``.
+    """
+    if str(DAGS) not in sys.path:
+        sys.path.append(str(DAGS))  # as Airflow puts its DAG folder, for the files' shared helper module
+    spec = importlib.util.spec_from_file_location(f"{name}_dag", DAGS / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -19,7 +19,6 @@ from tests.deployment.report import print_table, write_json
 pytestmark = [
     pytest.mark.deployment,
     pytest.mark.timeout(900),
-    pytest.mark.xfail(scenario.airflow_3_0(), reason=scenario.AIRFLOW_3_0_RUNNER_CRASH, strict=True),
 ]
 
 HEALTH_CHECK_THRESHOLD_SECONDS = 10

@@ -2,12 +2,14 @@
 
 Per store (metadata DB, secrets backend, environment variable): sensors on jobs the test creates before the
 run, and one operator that creates its job and waits for it. Every task defers. Job names come from the
-run's ``dag_run.conf["tag"]``, so each run has its own jobs; :func:`job_name` gives the same names to the test.
+run's ``dag_run.conf["tag"]`` (``deployment_jobs.job_name``), so each run has its own jobs.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
+from deployment_jobs import TAG, create_config, job_name
 
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
 from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
@@ -22,7 +24,6 @@ DAG_ID = "optjob_deployment"
 POKE_INTERVAL_SECONDS = 2
 #: Sensor tasks per connection store: 10 concurrent deferrable sensors in all.
 SENSORS_PER_STORE: dict[ConnectionStore, int] = {METADB: 4, SECRETS_BACKEND: 3, ENV_VAR: 3}
-TAG = "{{ dag_run.conf['tag'] }}"
 
 
 def sensor_task_ids(store: ConnectionStore) -> list[str]:
@@ -33,23 +34,6 @@ def sensor_task_ids(store: ConnectionStore) -> list[str]:
 def create_task_id(store: ConnectionStore) -> str:
     """The create-and-wait task that goes through ``store``'s connection."""
     return f"{store.name}_create_and_wait"
-
-
-def job_name(tag: str, task_id: str) -> str:
-    """The job a task waits on (or creates), in the run tagged ``tag``."""
-    return f"{tag}-{task_id.replace('_', '-')}"
-
-
-def create_config(name: str) -> dict[str, object]:
-    return {
-        "OptimizationJobName": name,
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerOptimization",
-        "ModelSource": {"S3": {"S3Uri": "s3://models/llama/"}},
-        "DeploymentInstanceType": "ml.g5.2xlarge",
-        "OptimizationConfigs": [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}],
-        "OutputConfig": {"S3OutputLocation": "s3://models/optimized/"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-    }
 
 
 with DAG(

@@ -1,0 +1,111 @@
+"""Ending a deferred create-and-wait task as a person (or a timeout) does: what happens to its job.
+
+One real deployment (scheduler, triggerer, DAG processor, API server). Four create-and-wait tasks defer on
+running jobs; then, through the REST API as the UI does, one is cleared, one marked failed and one marked
+success, while the fourth reaches its ``max_wait``. Expected (the table in ``docs/operators.rst``):
+
+- clear: the job keeps running; the new try attaches to it and succeeds when it completes;
+- mark failed: on Airflow 3.3 the trigger's ``on_kill`` sees the task ``failed`` and stops the job; earlier
+  versions never call a trigger's ``on_kill``, so the job keeps running;
+- mark success: the job keeps running;
+- ``max_wait``: the task fails with a ``timeout`` wait ending in XCom; the job keeps running.
+
+No other job is ever stopped, and no task creates a second job.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from airflow_provider_optjob.testing.airflow_env import airflow_major_version
+from tests.deployment import scenario
+
+pytestmark = [
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(airflow_major_version() < 3, reason="marks task states through Airflow 3's REST API"),
+]
+
+STOPPED = frozenset({"STOPPING", "STOPPED"})
+#: Seconds for every trigger to poll its job at least once (the DAG's poke interval is 2 s).
+FIRST_POLLS_SECONDS = 3.0
+
+
+def triggers_running(deployment, tasks) -> bool:
+    """Whether each task's trigger has started in the triggerer (it has written its trigger log file)."""
+    names = [path.as_posix() for path in deployment.task_log_files()]
+    return all(any(f"/task_id={task}/attempt=1.log.trigger." in name for name in names) for task in tasks)
+
+
+def on_kill_reaches_triggers() -> bool:
+    """Whether this Airflow's triggerer calls ``BaseTrigger.on_kill`` when it cancels a trigger (3.3 on)."""
+    from importlib.metadata import version
+
+    major, minor = (int(part) for part in version("apache-airflow").split(".")[:2])
+    return (major, minor) >= (3, 3)
+
+
+def test_clear_mark_failed_mark_success_and_max_wait_of_a_deferred_create_task(deployment_factory):
+    dag = scenario.dag_module("optjob_task_endings")
+    tag = f"e{int(time.time())}{secrets.token_hex(2)}"
+    jobs = {ending: dag.job_name(tag, ending) for ending in dag.ENDINGS}
+
+    with deployment_factory() as deployment:
+        control = deployment.emulator
+        for name in jobs.values():
+            control.script_job(name, final_status="COMPLETED", phases=scenario.HELD_PHASES)
+        run_id = deployment.trigger_dag(dag.DAG_ID, run_id=f"manual__{tag}", conf={"tag": tag})
+        watcher = deployment.watch_run(dag.DAG_ID, run_id)
+        try:
+            watcher.wait_for(
+                lambda seen: (
+                    all(seen.tasks.get(e) and seen.tasks[e].state == "deferred" for e in jobs)
+                    and triggers_running(deployment, jobs)
+                ),
+                scenario.DEFAULT_TIMEOUT,
+                "every task to defer and its trigger to run in the triggerer",
+                deployment.check_alive,
+            )
+            time.sleep(FIRST_POLLS_SECONDS)
+            deployment.clear_task(dag.DAG_ID, run_id, "clear")
+            deployment.set_task_state(dag.DAG_ID, run_id, "mark_failed", "failed")
+            deployment.set_task_state(dag.DAG_ID, run_id, "mark_success", "success")
+            watcher.wait_for(
+                lambda seen: (
+                    seen.tasks["clear"].try_number >= 2
+                    and seen.tasks["clear"].state == "deferred"
+                    and seen.tasks["max_wait"].state == "failed"
+                ),
+                scenario.DEFAULT_TIMEOUT,
+                "the cleared task to defer again and the max_wait task to fail",
+                deployment.check_alive,
+            )
+            # The triggers of the ended tasks are cancelled by now; a stop would have been sent at once.
+            time.sleep(5)
+            statuses_before_completion = scenario.job_statuses(deployment)
+            control.complete_job(jobs["clear"])
+            observation = deployment.wait_run_finished(watcher, scenario.DEFAULT_TIMEOUT)
+        finally:
+            watcher.stop()
+        wait_ending = deployment.xcom(dag.DAG_ID, run_id, "max_wait", "wait_ending")
+        cleared_job_name = deployment.xcom(dag.DAG_ID, run_id, "clear", "job_name")
+        hits = scenario.scan_logs(deployment, scenario.HARD_LOG_PATTERNS)
+
+    states = observation.task_states()
+    stopped = {name for name, status in statuses_before_completion.items() if status in STOPPED}
+    expected_stopped = {jobs["mark_failed"]} if on_kill_reaches_triggers() else set()
+    our_jobs = {name for name in statuses_before_completion if name.startswith(f"{tag}-")}
+
+    assert states == {"clear": "success", "mark_failed": "failed", "mark_success": "success", "max_wait": "failed"}, {
+        task_id: task.history for task_id, task in observation.tasks.items()
+    }
+    assert stopped == expected_stopped
+    assert our_jobs == set(jobs.values()), "a task created a second job"
+    assert observation.tasks["clear"].try_number == 2
+    assert cleared_job_name == jobs["clear"]
+    assert statuses_before_completion[jobs["mark_success"]] == "INPROGRESS"
+    assert statuses_before_completion[jobs["max_wait"]] == "INPROGRESS"
+    assert wait_ending["reason"] == "timeout"
+    assert not hits, f"triggerer or trigger logs: {hits}"
