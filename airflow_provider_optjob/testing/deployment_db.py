@@ -154,6 +154,21 @@ class MetadataDatabase:
             for task_id, map_index, state, try_number, trigger_id in rows
         ]
 
+    def task_pid(self, dag_id: str, run_id: str, task_id: str) -> int | None:
+        """Return the process id a running task instance reported (its task process), or ``None``.
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        :param task_id: the task id (not mapped).
+        """
+        rows = self.query(
+            "SELECT pid FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        return _int_or_none(rows[0][0]) if rows else None
+
     def triggers(self) -> list[TriggerRow]:
         """Return every trigger row."""
         return [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -156,3 +158,18 @@ class RunControl:
         """
         path = f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"
         self.api_request("PATCH", path, {"new_state": state})
+
+    def kill_task_process(self, dag_id: str, run_id: str, task_id: str) -> int:
+        """Kill a running task's process with SIGKILL, as a worker that dies (out of memory, lost host) would.
+
+        :param dag_id: the DAG id.
+        :param run_id: the run id.
+        :param task_id: the task id.
+        :return: the killed process id.
+        :raises LookupError: the task instance has reported no process id.
+        """
+        pid = self.database.task_pid(dag_id, run_id, task_id)
+        if pid is None:
+            raise LookupError(f"{dag_id}/{run_id}/{task_id} has no process id")
+        os.kill(pid, signal.SIGKILL)
+        return pid

@@ -1,14 +1,17 @@
-"""Ending a deferred create-and-wait task as a person (or a timeout) does: what happens to its job.
+"""Ending a create-and-wait task mid-wait as a person, a timeout or a dying worker does: what happens to its job.
 
 One real deployment (scheduler, triggerer, DAG processor, API server). Four create-and-wait tasks defer on
-running jobs; then, through the REST API as the UI does, one is cleared, one marked failed and one marked
-success, while the fourth reaches its ``max_wait``. Expected (the table in ``docs/operators.rst``):
+running jobs and a fifth waits on its worker; then, through the REST API as the UI does, one is cleared, one
+marked failed and one marked success, the fourth reaches its ``max_wait``, and the fifth's task process is
+killed (SIGKILL). Expected (the table in ``docs/operators.rst``):
 
 - clear: the job keeps running; the new try attaches to it and succeeds when it completes;
 - mark failed: on Airflow 3.3 the trigger's ``on_kill`` sees the task ``failed`` and stops the job; earlier
   versions never call a trigger's ``on_kill``, so the job keeps running;
 - mark success: the job keeps running;
-- ``max_wait``: the task fails with a ``timeout`` wait ending in XCom; the job keeps running.
+- ``max_wait``: the task fails with a ``timeout`` wait ending in XCom; the job keeps running;
+- worker death: the job keeps running (a killed process runs no ``on_kill``); Airflow's retry attaches to it
+  and succeeds when it completes.
 
 No other job is ever stopped, and no task creates a second job.
 """
@@ -47,7 +50,7 @@ def on_kill_reaches_triggers() -> bool:
     return (major, minor) >= (3, 3)
 
 
-def test_clear_mark_failed_mark_success_and_max_wait_of_a_deferred_create_task(deployment_factory):
+def test_clear_mark_failed_mark_success_max_wait_and_worker_death_mid_wait(deployment_factory):
     dag = scenario.dag_module("optjob_task_endings")
     tag = f"e{int(time.time())}{secrets.token_hex(2)}"
     jobs = {ending: dag.job_name(tag, ending) for ending in dag.ENDINGS}
@@ -59,16 +62,21 @@ def test_clear_mark_failed_mark_success_and_max_wait_of_a_deferred_create_task(d
         run_id = deployment.trigger_dag(dag.DAG_ID, run_id=f"manual__{tag}", conf={"tag": tag})
         watcher = deployment.watch_run(dag.DAG_ID, run_id)
         try:
+            deferring = [ending for ending in jobs if ending != "worker_death"]
             watcher.wait_for(
                 lambda seen: (
-                    all(seen.tasks.get(e) and seen.tasks[e].state == "deferred" for e in jobs)
-                    and triggers_running(deployment, jobs)
+                    all(seen.tasks.get(e) and seen.tasks[e].state == "deferred" for e in deferring)
+                    and triggers_running(deployment, deferring)
+                    and seen.tasks.get("worker_death") is not None
+                    and seen.tasks["worker_death"].state == "running"
+                    and scenario.job_statuses(deployment).get(jobs["worker_death"]) == "INPROGRESS"
                 ),
                 scenario.DEFAULT_TIMEOUT,
                 "every task to defer and its trigger to run in the triggerer",
                 deployment.check_alive,
             )
             time.sleep(FIRST_POLLS_SECONDS)
+            deployment.kill_task_process(dag.DAG_ID, run_id, "worker_death")
             deployment.clear_task(dag.DAG_ID, run_id, "clear")
             deployment.set_task_state(dag.DAG_ID, run_id, "mark_failed", "failed")
             deployment.set_task_state(dag.DAG_ID, run_id, "mark_success", "success")
@@ -77,20 +85,23 @@ def test_clear_mark_failed_mark_success_and_max_wait_of_a_deferred_create_task(d
                     seen.tasks["clear"].try_number >= 2
                     and seen.tasks["clear"].state == "deferred"
                     and seen.tasks["max_wait"].state == "failed"
+                    and seen.tasks["worker_death"].try_number >= 2
+                    and seen.tasks["worker_death"].state == "running"
                 ),
                 scenario.DEFAULT_TIMEOUT,
-                "the cleared task to defer again and the max_wait task to fail",
+                "the cleared task to defer again, the max_wait task to fail and the killed task to retry",
                 deployment.check_alive,
             )
             # The triggers of the ended tasks are cancelled by now; a stop would have been sent at once.
             time.sleep(5)
             statuses_before_completion = scenario.job_statuses(deployment)
             control.complete_job(jobs["clear"])
+            control.complete_job(jobs["worker_death"])
             observation = deployment.wait_run_finished(watcher, scenario.DEFAULT_TIMEOUT)
         finally:
             watcher.stop()
         wait_ending = deployment.xcom(dag.DAG_ID, run_id, "max_wait", "wait_ending")
-        cleared_job_name = deployment.xcom(dag.DAG_ID, run_id, "clear", "job_name")
+        used_job_names = {e: deployment.xcom(dag.DAG_ID, run_id, e, "job_name") for e in ("clear", "worker_death")}
         hits = scenario.scan_logs(deployment, scenario.HARD_LOG_PATTERNS)
 
     states = observation.task_states()
@@ -98,13 +109,18 @@ def test_clear_mark_failed_mark_success_and_max_wait_of_a_deferred_create_task(d
     expected_stopped = {jobs["mark_failed"]} if on_kill_reaches_triggers() else set()
     our_jobs = {name for name in statuses_before_completion if name.startswith(f"{tag}-")}
 
-    assert states == {"clear": "success", "mark_failed": "failed", "mark_success": "success", "max_wait": "failed"}, {
-        task_id: task.history for task_id, task in observation.tasks.items()
-    }
+    assert states == {
+        "clear": "success",
+        "mark_failed": "failed",
+        "mark_success": "success",
+        "max_wait": "failed",
+        "worker_death": "success",
+    }, {task_id: task.history for task_id, task in observation.tasks.items()}
     assert stopped == expected_stopped
     assert our_jobs == set(jobs.values()), "a task created a second job"
     assert observation.tasks["clear"].try_number == 2
-    assert cleared_job_name == jobs["clear"]
+    assert observation.tasks["worker_death"].try_number == 2
+    assert used_job_names == {"clear": jobs["clear"], "worker_death": jobs["worker_death"]}
     assert statuses_before_completion[jobs["mark_success"]] == "INPROGRESS"
     assert statuses_before_completion[jobs["max_wait"]] == "INPROGRESS"
     assert wait_ending["reason"] == "timeout"
