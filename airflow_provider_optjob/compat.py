@@ -7,17 +7,23 @@ re-exports, are the fallback. ``mask_secret`` joined ``common.compat.sdk`` later
 missing from the 1.14 to 1.18 releases that MWAA pins for 2.11.2, 3.2 and 3.3), so it is looked up on
 its own: the Task SDK's ``airflow.sdk.log`` on Airflow 3, ``airflow.utils.log.secrets_masker`` on 2.
 
+Assets are called datasets on Airflow 2: ``Asset`` and ``AssetAlias`` here are ``airflow.sdk``'s on Airflow 3,
+and ``Dataset`` and ``DatasetAlias`` (from ``airflow.datasets``) on Airflow 2.
+
 Names are found by trying where they live. Behaviour that differs without a name to look for is
 wrapped here too: :func:`push_xcom` (keyed on the Airflow version, so that no other module compares
-versions) and :func:`first_reschedule_date`.
+versions), :func:`first_reschedule_date` and :func:`triggering_asset_events`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow import __version__ as _airflow_version
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 try:
     from airflow.providers.common.compat.sdk import (
@@ -44,6 +50,12 @@ try:
     from airflow.sdk.log import mask_secret
 except ImportError:  # Airflow 2
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef,unused-ignore]
+
+try:
+    from airflow.sdk import Asset, AssetAlias
+except ImportError:  # Airflow 2, where assets are datasets
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,unused-ignore]
+    from airflow.datasets import DatasetAlias as AssetAlias  # type: ignore[no-redef,unused-ignore]
 
 #: Airflow 3.0's execution API refuses an XCom whose value is ``None`` (the request then has no body, and
 #: the route requires one), which fails the task that pushes it; Airflow 2 and 3.1+ store ``None``.
@@ -84,16 +96,35 @@ def first_reschedule_date(context: Context) -> datetime | None:
     return started if isinstance(started, datetime) else None
 
 
+def triggering_asset_events(context: Mapping[str, Any]) -> Mapping[Any, Sequence[Any]]:
+    """
+    Return the asset events that triggered the running DAG run, by asset.
+
+    Airflow 3 gives them as ``triggering_asset_events`` (keyed by ``Asset``), Airflow 2 as
+    ``triggering_dataset_events`` (keyed by URI). Each event has ``extra``.
+
+    :param context: the task's context (or the keyword arguments a TaskFlow function receives).
+    :return: each asset (or URI) with its events; empty when the run was not triggered by assets.
+    """
+    for key in ("triggering_asset_events", "triggering_dataset_events"):
+        if key in context:
+            return cast("Mapping[Any, Sequence[Any]]", context[key])
+    return {}
+
+
 __all__ = [
     "XCOM_ACCEPTS_NONE",
     "AirflowException",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
+    "AssetAlias",
     "Context",
     "PokeReturnValue",
     "conf",
     "first_reschedule_date",
     "mask_secret",
     "push_xcom",
+    "triggering_asset_events",
 ]

@@ -10,11 +10,18 @@ _INTEGRATION = "Amazon SageMaker Optimization Jobs"
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Return what this package adds to Airflow: its hook, trigger, sensor, operators and extra link."""
+    """Return what this package adds to Airflow: its hook, trigger, sensor, operators and extra link.
+
+    Operators are listed by their public module, :mod:`airflow_provider_optjob.operators.optimization_job`, which
+    re-exports each of them (the model-from-job operator included).
+    """
     return {
         "package-name": "airflow-provider-optjob",
         "name": "Amazon SageMaker Optimization Jobs",
-        "description": "Create, wait for (deferrable) and read the outcome of Amazon SageMaker optimization jobs.",
+        "description": (
+            "Create, wait for (deferrable) and read the outcome of Amazon SageMaker optimization jobs, and build a "
+            "SageMaker model from a completed one."
+        ),
         "versions": [__version__],
         "integrations": [
             {
@@ -64,7 +71,21 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "boolean",
                         "example": "True",
                         "default": "False",
-                    }
+                    },
+                    "coalesced_polling": {
+                        "description": (
+                            "Waiting triggers that use the same connection settings in one triggerer share one "
+                            "ListOptimizationJobs query per poll interval, and describe a job only when the list "
+                            "shows it ended (and every 5 minutes as a safety net), instead of each describing its "
+                            "job every interval. Needs sagemaker:ListOptimizationJobs; without it the triggers fall "
+                            "back to describing their own job. Set to False to always describe each job every "
+                            "interval."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "False",
+                        "default": "True",
+                    },
                 },
             }
         },

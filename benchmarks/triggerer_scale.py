@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/triggerer_scale.py                      # default run (~10-15 min)
     .venv/bin/python benchmarks/triggerer_scale.py --triggers 1000 --poll-interval 5 --large-triggers 3000
     .venv/bin/python benchmarks/triggerer_scale.py --quick              # smoke run (~2 min)
+    .venv/bin/python benchmarks/triggerer_scale.py --coalescing --modes plain --name coalescing   # ~13 min
 
 It starts the SageMaker emulator in its own process, then runs every scenario (implementation x
 credential mode x N) in a fresh subprocess (``benchmarks/triggerer_scenario.py``), samples the
@@ -42,11 +43,18 @@ TARGET_MAX_LAG_MS = 100.0
 TARGET_EVENT_DELAY_MARGIN_S = 1.0
 TARGET_CPU_RATIO = 0.1
 TARGET_DESCRIBES_PER_INTERVAL = 1.0
+# Targets of coalesced polling (issue 13), against our trigger describing each job every interval.
+TARGET_CALLS_PER_JOB_PER_INTERVAL = 0.05
+#: Lead of a --coalescing run: long enough for every trigger's first safety-net Describe (at most 5 minutes
+#: after its first look) to fall inside the steady window, so the calls measured there include it.
+COALESCING_LEAD_SECONDS = 310.0
+#: Environment variable of ``[sagemaker_optimization_job] coalesced_polling``.
+COALESCED_POLLING_VARIABLE = "AIRFLOW__SAGEMAKER_OPTIMIZATION_JOB__COALESCED_POLLING"
 
 
 @dataclass(frozen=True)
 class Scenario:
-    implementation: str  # "ours" | "baseline"
+    implementation: str  # "ours" | "ours-per-job" (coalesced polling off) | "baseline"
     mode: str  # "plain" | "role"
     triggers: int
     poll_interval: float
@@ -101,6 +109,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="latest", help="base name of the result files (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="smoke run: N=200, no large scenarios, 15 s window")
+    parser.add_argument(
+        "--coalescing",
+        action="store_true",
+        help="compare our trigger with coalesced polling (one shared List per interval) against the same trigger "
+        f"describing each job every interval, at --triggers N; lead {COALESCING_LEAD_SECONDS:g} s unless --lead",
+    )
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     args = parser.parse_args(argv)
     if args.quick:
@@ -114,6 +128,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build_scenarios(args: argparse.Namespace) -> list[Scenario]:
     implementations = [item.strip() for item in args.implementations.split(",") if item.strip()]
     modes = [item.strip() for item in args.modes.split(",") if item.strip()]
+    if args.coalescing:
+        return [
+            Scenario(implementation, mode, args.triggers, args.poll_interval)
+            for mode in modes
+            for implementation in ("ours-per-job", "ours")
+        ]
     large_poll = args.large_poll_interval or args.poll_interval
     scenarios: list[Scenario] = []
     for mode in modes:
@@ -199,7 +219,9 @@ def run_scenario(
 
     control = EmulatorControl(url, timeout=60)
     control.reset()
-    lead = args.lead if args.lead is not None else max(15.0, 3 * scenario.poll_interval)
+    lead = args.lead
+    if lead is None:
+        lead = COALESCING_LEAD_SECONDS if args.coalescing else max(15.0, 3 * scenario.poll_interval)
     spec = {
         "implementation": scenario.implementation,
         "mode": scenario.mode,
@@ -225,10 +247,12 @@ def run_scenario(
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        COALESCED_POLLING_VARIABLE: str(scenario.implementation != "ours-per-job"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
     }
     emulator = psutil.Process(emulator_pid)
-    samples: list[tuple[float, float, int]] = []  # (time, emulator cpu seconds, DescribeOptimizationJob calls)
+    # (time, emulator cpu seconds, DescribeOptimizationJob calls, ListOptimizationJobs calls)
+    samples: list[tuple[float, float, int, int]] = []
     started = time.time()
     with log_path.open("w") as log:
         child = subprocess.Popen(
@@ -241,10 +265,11 @@ def run_scenario(
         while child.poll() is None:
             times = emulator.cpu_times()
             try:
-                describes = control.call_counts().get("DescribeOptimizationJob", 0)
+                counts = control.call_counts()
+                describes, lists = counts.get("DescribeOptimizationJob", 0), counts.get("ListOptimizationJobs", 0)
             except OSError:
-                describes = -1
-            samples.append((time.time(), times.user + times.system, describes))
+                describes, lists = -1, -1
+            samples.append((time.time(), times.user + times.system, describes, lists))
             time.sleep(EMULATOR_SAMPLE_SECONDS)
     scenario_seconds = time.time() - started
     if child.returncode != 0 or not result_path.exists():
@@ -267,7 +292,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, float, int]]) -> dict[str, Any]:
+def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, float, int, int]]) -> dict[str, Any]:
     n = scenario.triggers
     poll = scenario.poll_interval
     go: float = raw["go"]
@@ -276,9 +301,10 @@ def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, 
     finishes: dict[str, float] = raw["finishes"]
     calls: dict[str, int] = raw["calls"]
     describes = calls.get("DescribeOptimizationJob", 0)
+    lists = calls.get("ListOptimizationJobs", 0)
 
     # First-poll burst: from start until the emulator has seen N Describe calls.
-    burst_end = next((t for t, _, d in samples if t >= go and d >= n), None)
+    burst_end = next((t for t, _, d, _ in samples if t >= go and d >= n), None)
     burst_seconds = None if burst_end is None else burst_end - go
 
     lag_samples: list[tuple[float, float, float]] = [(t, value, cpu) for t, value, cpu in raw["lag"]]
@@ -306,7 +332,7 @@ def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, 
     # Describe calls per active trigger per poll interval, over sliding windows of one interval.
     order = sorted(arrivals.values())
     worst_rate = 0.0
-    window_points = [(t, d) for t, _, d in samples if t >= go and d >= 0]
+    window_points = [(t, d) for t, _, d, _ in samples if t >= go and d >= 0]
     # Windows a little shorter than one interval (the sample clock is not the emulator's), unscaled: a
     # trigger that polls at most once per interval makes at most one call in any of them.
     for i, (t_end, d_end) in enumerate(window_points):
@@ -317,8 +343,9 @@ def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, 
         if active >= max(10, n // 20):
             worst_rate = max(worst_rate, (d_end - start[1]) / active)
     expected_polls = sum(1 + (arrivals[name] - go) / poll for name in arrivals)
+    steady = steady_calls(samples, burst_limit, min(finishes.values(), default=last), n, poll)
 
-    emulator_points = [(t, cpu) for t, cpu, _ in samples if go <= t <= last]
+    emulator_points = [(t, cpu) for t, cpu, _, _ in samples if go <= t <= last]
     emulator_cpu = emulator_points[-1][1] - emulator_points[0][1] if len(emulator_points) > 1 else None
     emulator_peak = 0.0
     for (t0, c0), (t1, c1) in zip(emulator_points, emulator_points[2:], strict=False):
@@ -367,6 +394,10 @@ def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, 
         "describes_per_job": describes / n,
         "assume_role_calls": calls.get("AssumeRole", 0),
         "describes_per_job_per_interval": describes / expected_polls if expected_polls else None,
+        "list_calls": lists,
+        "calls_per_job_per_interval": (describes + lists) / expected_polls if expected_polls else None,
+        "steady_calls_per_job_per_interval": steady["rate"],
+        "steady_window_s": steady["seconds"],
         "worst_window_describes_per_job_per_interval": worst_rate,
         "event_delay_p50_s": percentile(delays, 0.50),
         "event_delay_p99_s": percentile(delays, 0.99),
@@ -375,6 +406,20 @@ def analyse(scenario: Scenario, raw: dict[str, Any], samples: list[tuple[float, 
         "emulator_mean_cores": emulator_cpu / wall if emulator_cpu is not None and wall > 0 else None,
         "emulator_peak_cores": emulator_peak,
     }
+
+
+def steady_calls(
+    samples: list[tuple[float, float, int, int]], start: float, end: float, n: int, poll: float
+) -> dict[str, float | None]:
+    """
+    Describe + List calls per job per interval while every trigger waits: after the first-poll burst, before the
+    first job ends. Join and final Describe calls are left out; what is left is the cost of waiting itself.
+    """
+    points = [(t, d + lists) for t, _, d, lists in samples if start <= t <= end and d >= 0 and lists >= 0]
+    if len(points) < 2 or points[-1][0] - points[0][0] < poll:
+        return {"rate": None, "seconds": None}
+    (t0, c0), (t1, c1) = points[0], points[-1]
+    return {"rate": (c1 - c0) / (n * (t1 - t0) / poll), "seconds": t1 - t0}
 
 
 def _count_le(ordered: list[float], value: float) -> int:
@@ -417,6 +462,75 @@ def comparisons(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ratios[metric] = a / b if isinstance(a, int | float) and isinstance(b, int | float) and b else None
         rows.append({"mode": baseline["mode"], "triggers": baseline["triggers"], "ratios": ratios})
     return rows
+
+
+COALESCING_METRICS = (
+    "steady_calls_per_job_per_interval",
+    "calls_per_job_per_interval",
+    "event_delay_p99_s",
+    "rss_kb_per_trigger",
+    "lag_max_ms",
+    "busy_lag_max_ms",
+    "cpu_seconds",
+)
+
+
+def coalescing_comparisons(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Coalesced polling / per-job Describe, for every (mode, N) that has both; below 1 is better."""
+    rows = []
+    for per_job in (r for r in results if r["implementation"] == "ours-per-job"):
+        ours = find(results, "ours", per_job["mode"], per_job["triggers"])
+        if ours is None:
+            continue
+        ratios = {}
+        for metric in COALESCING_METRICS:
+            a, b = ours.get(metric), per_job.get(metric)
+            ratios[metric] = a / b if isinstance(a, int | float) and isinstance(b, int | float) and b else None
+        rows.append({"mode": per_job["mode"], "triggers": per_job["triggers"], "ratios": ratios})
+    return rows
+
+
+def evaluate_coalescing_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 13's targets for coalesced polling, where a run has both variants of our trigger."""
+    checks: list[dict[str, Any]] = []
+    for row in coalescing_comparisons(results):
+        mode, n = row["mode"], row["triggers"]
+        ours, per_job = find(results, "ours", mode, n), find(results, "ours-per-job", mode, n)
+        assert ours is not None
+        assert per_job is not None
+        poll = ours["poll_interval"]
+        steady, delay = ours["steady_calls_per_job_per_interval"], ours["event_delay_p99_s"]
+        checks.append(
+            {
+                "target": f"API calls per job per interval while waiting ({mode}, N={n})",
+                "value": steady,
+                "limit": f"<= {TARGET_CALLS_PER_JOB_PER_INTERVAL:g}",
+                "met": steady is not None and steady <= TARGET_CALLS_PER_JOB_PER_INTERVAL,
+                "note": f"per-job Describe: {fmt(per_job['steady_calls_per_job_per_interval'], 3)}; whole wait incl. "
+                f"first and last Describe: {fmt(ours['calls_per_job_per_interval'], 3)}",
+            }
+        )
+        checks.append(
+            {
+                "target": f"p99 delay from job end to event ({mode}, N={n})",
+                "value": delay,
+                "limit": f"<= {poll + TARGET_EVENT_DELAY_MARGIN_S:g} s",
+                "met": delay is not None and delay <= poll + TARGET_EVENT_DELAY_MARGIN_S,
+                "note": "",
+            }
+        )
+        for metric, title in (("rss_kb_per_trigger", "memory per trigger"), ("lag_max_ms", "max loop lag")):
+            ratio = row["ratios"][metric]
+            checks.append(
+                {
+                    "target": f"{title} vs per-job Describe ({mode}, N={n})",
+                    "value": ratio,
+                    "limit": "<= 1 (no worse)",
+                    "met": ratio is not None and ratio <= 1.0,
+                    "note": f"{fmt(ours[metric], 1)} vs {fmt(per_job[metric], 1)}",
+                }
+            )
+    return checks
 
 
 def marginal_rss(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -536,6 +650,8 @@ TABLE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("API calls/job", "api_calls_per_job", 2),
     ("AssumeRole calls", "assume_role_calls", 0),
     ("Describe/job/interval (avg, worst)", "_describe_rate", 2),
+    ("List calls", "list_calls", 0),
+    ("API calls/job/interval (whole wait, steady)", "_calls_rate", 3),
     ("event delay p50 s", "event_delay_p50_s", 2),
     ("event delay p99 s", "event_delay_p99_s", 2),
     ("events ok", "_events", 0),
@@ -544,6 +660,11 @@ TABLE_COLUMNS: tuple[tuple[str, str, int], ...] = (
 
 
 def cell(result: dict[str, Any], key: str, digits: int) -> str:
+    if key == "_calls_rate":
+        return (
+            f"{fmt(result.get('calls_per_job_per_interval'), digits)}, "
+            f"{fmt(result.get('steady_calls_per_job_per_interval'), digits)}"
+        )
     if key == "_describe_rate":
         return (
             f"{fmt(result['describes_per_job_per_interval'], 2)}, "
@@ -580,6 +701,14 @@ def markdown(report: dict[str, Any]) -> str:
         for row in rows:
             values = " | ".join(fmt(row["ratios"][m], 3) for m in RATIO_METRICS)
             lines.append(f"| {row['mode']}, {row['triggers']} | {values} |")
+    rows = report.get("coalescing_comparisons", [])
+    if rows:
+        lines += ["", "Coalesced polling / per-job Describe (same mode, same N; below 1 is better):", ""]
+        lines.append("| mode, N | " + " | ".join(COALESCING_METRICS) + " |")
+        lines.append("|---|" + "---:|" * len(COALESCING_METRICS))
+        for row in rows:
+            values = " | ".join(fmt(row["ratios"][m], 3) for m in COALESCING_METRICS)
+            lines.append(f"| {row['mode']}, {row['triggers']} | {values} |")
     if report["targets"]:
         lines += ["", f"Targets at N={report['args']['triggers']} (our trigger):", ""]
         lines += ["| target | value | limit | met | note |", "|---|---:|---|---|---|"]
@@ -608,10 +737,12 @@ def chart(report: dict[str, Any], path: Path) -> None:
     )
     groups = sorted({(r["mode"], r["triggers"]) for r in results}, key=lambda g: (g[0], g[1]))
     figure, axes = plt.subplots(2, 3, figsize=(15, 8))
-    width = 0.38
-    colors = {"ours": "#2b8cbe", "baseline": "#e34a33"}
+    colors = {"ours": "#2b8cbe", "ours-per-job": "#7bccc4", "baseline": "#e34a33"}
+    implementations = [name for name in colors if any(r["implementation"] == name for r in results)]
+    width = 0.76 / len(implementations)
+    offsets = [(index - (len(implementations) - 1) / 2) * width for index in range(len(implementations))]
     for axis, (title, key, log_scale) in zip(axes.flat, panels, strict=True):
-        for offset, implementation in ((-width / 2, "ours"), (width / 2, "baseline")):
+        for offset, implementation in zip(offsets, implementations, strict=True):
             xs, ys = [], []
             for position, (mode, n) in enumerate(groups):
                 result = find(results, implementation, mode, n)
@@ -630,7 +761,7 @@ def chart(report: dict[str, Any], path: Path) -> None:
             axis.axhline(TARGET_MAX_LAG_MS, color="grey", linestyle="--", linewidth=0.8)
     axes.flat[0].legend(fontsize=8)
     figure.suptitle(
-        f"Optimization-job triggers in one event loop: ours vs AwsBaseWaiterTrigger "
+        f"Optimization-job triggers in one event loop: {' vs '.join(implementations)} "
         f"(poll {report['args']['poll_interval']:g} s; dashed: targets)",
         fontsize=11,
     )
@@ -678,8 +809,9 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(),
         "results": [{k: v for k, v in r.items() if k != "log"} for r in results],
         "comparisons": comparisons(results),
+        "coalescing_comparisons": coalescing_comparisons(results),
         "marginal_rss": marginal_rss(results),
-        "targets": evaluate_targets(results, args.triggers),
+        "targets": evaluate_targets(results, args.triggers) + evaluate_coalescing_targets(results),
     }
     json_path = args.output_dir / f"{args.name}.json"
     json_path.write_text(json.dumps(report, indent=2, default=str))

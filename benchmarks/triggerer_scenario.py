@@ -2,11 +2,13 @@
 
 ``python -m benchmarks.triggerer_scenario SPEC.json RESULT.json`` (from the repository root).
 
-The spec names the implementation (``ours`` or ``baseline``), the Airflow connection, the number of
-triggers and the timing. The process creates the jobs on the emulator (scripted to finish at staggered
-times), then runs every trigger as its own asyncio task in one event loop, the way Airflow's triggerer
-consumes ``BaseTrigger.run()``, and writes raw measurements (event arrival times, event-loop lag
-samples, RSS and CPU time series, the emulator's job timelines and call counts) to ``RESULT.json``.
+The spec names the implementation (``ours``; ``ours-per-job``, the same trigger with
+``[sagemaker_optimization_job] coalesced_polling`` off, which the orchestrator sets in this process's
+environment; or ``baseline``), the Airflow connection, the number of triggers and the timing. The
+process creates the jobs on the emulator (scripted to finish at staggered times), then runs every
+trigger as its own asyncio task in one event loop, the way Airflow's triggerer consumes
+``BaseTrigger.run()``, and writes raw measurements (event arrival times, event-loop lag samples, RSS
+and CPU time series, the emulator's job timelines and call counts) to ``RESULT.json``.
 All the analysis happens in the orchestrator.
 
 The environment (``AIRFLOW_HOME``, ``AIRFLOW_CONN_*``) is set by the orchestrator before this process
@@ -27,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+#: Our trigger, with and without coalesced polling (the orchestrator sets the option in the environment).
+OUR_IMPLEMENTATIONS = ("ours", "ours-per-job")
 HEARTBEAT_SECONDS = 0.010
 SAMPLE_SECONDS = 0.050
 CREATE_WORKERS = 16
@@ -91,7 +95,7 @@ def create_jobs(spec: dict[str, Any]) -> tuple[list[str], float]:
 
 def make_trigger(spec: dict[str, Any], job_name: str, end_time: float) -> Any:
     """Build one trigger of the scenario's implementation."""
-    if spec["implementation"] == "ours":
+    if spec["implementation"] in OUR_IMPLEMENTATIONS:
         from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 
         return SageMakerOptimizationJobTrigger(
@@ -197,7 +201,7 @@ def main(argv: list[str]) -> int:
 
     from airflow_provider_optjob.testing import EmulatorControl
 
-    if spec["implementation"] == "ours":
+    if spec["implementation"] in OUR_IMPLEMENTATIONS:
         import airflow_provider_optjob.triggers.optimization_job  # noqa: F401
     else:
         import benchmarks.baseline_trigger  # noqa: F401

@@ -1,9 +1,10 @@
 """
 Optimize a model with an Amazon SageMaker optimization job, then deploy what it recommends.
 
-create the job -> wait for it in the triggerer (deferrable sensor) -> read its outcome -> register a
-SageMaker model with the recommended inference image and the optimized artifacts -> endpoint config
--> endpoint -> report. Every value handed on travels through XCom.
+create the job -> wait for it in the triggerer (deferrable sensor) -> read its outcome -> build the
+SageMaker model from the job (recommended inference image, optimized artifacts, the job's environment)
+-> endpoint config -> endpoint -> report. Names and outcomes travel through XCom; the job's environment
+goes from the job to the model inside AWS.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerEndpointConfigOperator,
     SageMakerEndpointOperator,
-    SageMakerModelOperator,
 )
 
 from airflow_provider_optjob.operators.optimization_job import (
+    SageMakerCreateModelFromOptimizationJobOperator,
     SageMakerCreateOptimizationJobOperator,
     SageMakerOptimizationJobResultOperator,
 )
@@ -41,8 +42,11 @@ RUN_STAMP = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%dT%H%
 JOB_NAME = f"quantize-llama-{RUN_STAMP}"
 CREATE_TASK = "create_optimization_job"
 RESULT_TASK = "optimization_result"
+MODEL_TASK = "register_optimized_model"
 # The job the create task actually used: JOB_NAME, or ``JOB_NAME-r<try>`` when a retry re-ran a failed job.
 USED_JOB_NAME = f"{{{{ ti.xcom_pull(task_ids='{CREATE_TASK}', key='job_name') }}}}"
+# The SageMaker model the model task built (or found) for that job.
+MODEL_NAME = f"{{{{ ti.xcom_pull(task_ids='{MODEL_TASK}') }}}}"
 
 # [START howto_optimization_job_config]
 OPTIMIZATION_JOB_CONFIG: dict[str, Any] = {
@@ -96,22 +100,9 @@ with DAG(
     # [END howto_operator_optimization_job_result]
 
     # [START howto_deploy_from_optimization_job]
-    register_model = SageMakerModelOperator(
-        task_id="register_optimized_model",
-        config={
-            "ModelName": "{{ ti.xcom_pull(task_ids='optimization_result')['job_name'] }}",
-            "ExecutionRoleArn": ROLE_ARN,
-            "PrimaryContainer": {
-                "Image": "{{ ti.xcom_pull(task_ids='optimization_result', key='recommended_inference_image') }}",
-                "ModelDataSource": {
-                    "S3DataSource": {
-                        "S3Uri": "{{ ti.xcom_pull(task_ids='optimization_result')['output_s3_uri'] }}",
-                        "S3DataType": "S3Prefix",
-                        "CompressionType": "None",
-                    }
-                },
-            },
-        },
+    register_model = SageMakerCreateModelFromOptimizationJobOperator(
+        task_id=MODEL_TASK,
+        job_name=create_job.output["job_name"],
         aws_conn_id=AWS_CONN_ID,
     )
     # [END howto_deploy_from_optimization_job]
@@ -123,7 +114,7 @@ with DAG(
             "ProductionVariants": [
                 {
                     "VariantName": "optimized",
-                    "ModelName": "{{ ti.xcom_pull(task_ids='optimization_result')['job_name'] }}",
+                    "ModelName": MODEL_NAME,
                     "InstanceType": "{{ ti.xcom_pull(task_ids='optimization_result')['deployment_instance_type'] }}",
                     "InitialInstanceCount": 1,
                 }
@@ -144,19 +135,20 @@ with DAG(
     )
 
     @task(task_id="report_deployment")
-    def report_deployment(result: dict[str, Any], endpoint_response: dict[str, Any]) -> dict[str, Any]:
+    def report_deployment(result: dict[str, Any], model_name: str, endpoint_response: dict[str, Any]) -> dict[str, Any]:
         """Summarize what was deployed from which optimization job."""
         endpoint = endpoint_response["Endpoint"]
         summary = {
             "optimization_job": result["job_name"],
             "recommended_inference_image": result["recommended_inference_image"],
             "optimized_model_s3_uri": result["output_s3_uri"],
+            "model_name": model_name,
             "endpoint_name": endpoint["EndpointName"],
             "endpoint_status": endpoint["EndpointStatus"],
         }
         print(f"Deployed: {summary}")
         return summary
 
-    report_deployment(job_result.output, create_endpoint.output)
+    report_deployment(job_result.output, register_model.output, create_endpoint.output)
 
     create_job >> wait_for_job >> job_result >> register_model >> create_endpoint_config >> create_endpoint

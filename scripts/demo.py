@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_optjob.testing.deployment import LocalDeployment
-from airflow_provider_optjob.testing.deployment_config import METADB
+from airflow_provider_optjob.testing.deployment_config import METADB, REGION
 
 if TYPE_CHECKING:
     from airflow_provider_optjob.testing.deployment_watch import RunObservation
@@ -31,14 +31,31 @@ REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_optimization_job_pipeline"
 WAIT_TASK = "wait_for_optimization_job"
 RESULT_TASK = "optimization_result"
+MODEL_TASK = "register_optimized_model"
 #: The emulator's job timeline: the sensor finds the job still running, so it defers to the triggerer.
 EMULATOR_OPTIONS = {"starting_seconds": 2.0, "inprogress_seconds": 8.0}
+
+
+def describe_model(deployment: LocalDeployment, model_name: str) -> dict[str, Any]:
+    """What the emulator's SageMaker says of the model the DAG run built (the task hands on only its name)."""
+    import boto3
+
+    client = boto3.client(
+        "sagemaker",
+        endpoint_url=deployment.emulator_url,
+        region_name=REGION,
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+    )
+    return dict(client.describe_model(ModelName=model_name))
 
 
 def build_report(deployment: LocalDeployment, observation: RunObservation, seconds: float) -> dict[str, Any]:
     run_id = observation.run_id
     result = deployment.xcom(DAG_ID, run_id, RESULT_TASK) or {}
-    model = (deployment.xcom(DAG_ID, run_id, "register_optimized_model") or {}).get("Model", {})
+    model_name = deployment.xcom(DAG_ID, run_id, MODEL_TASK)
+    model = describe_model(deployment, model_name) if model_name else {}
+    container = model.get("PrimaryContainer", {})
     endpoint = (deployment.xcom(DAG_ID, run_id, "create_endpoint") or {}).get("Endpoint", {})
     wait_task = observation.tasks.get(WAIT_TASK)
     wait_task_history = wait_task.history if wait_task else []
@@ -56,7 +73,8 @@ def build_report(deployment: LocalDeployment, observation: RunObservation, secon
             "optimization_job": result.get("job_name"),
             "recommended_inference_image": result.get("recommended_inference_image"),
             "optimized_model_s3_uri": result.get("output_s3_uri"),
-            "model_image": model.get("PrimaryContainer", {}).get("Image"),
+            "model_image": container.get("Image"),
+            "model_data": container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri"),
             "model_name": model.get("ModelName"),
             "endpoint_name": endpoint.get("EndpointName"),
             "endpoint_status": endpoint.get("EndpointStatus"),
@@ -79,6 +97,7 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"  recommended inference image {handover['recommended_inference_image']}")
     print(f"  optimized model artifacts   {handover['optimized_model_s3_uri']}")
     print(f"  -> SageMaker model          {handover['model_name']} (image {handover['model_image']})")
+    print(f"     serving model data       {handover['model_data']}")
     print(f"  -> endpoint                 {handover['endpoint_name']} ({handover['endpoint_status']})")
 
 

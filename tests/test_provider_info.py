@@ -23,6 +23,7 @@ PUBLIC_CLASSES = (
     "airflow_provider_optjob.operators.optimization_job.SageMakerOptimizationJobResultOperator",
     "airflow_provider_optjob.operators.optimization_job.SageMakerCreateOptimizationJobOperator",
     "airflow_provider_optjob.operators.optimization_job.SageMakerStopOptimizationJobOperator",
+    "airflow_provider_optjob.operators.optimization_job.SageMakerCreateModelFromOptimizationJobOperator",
     "airflow_provider_optjob.links.optimization_job.SageMakerOptimizationJobLink",
     "airflow_provider_optjob.exceptions.OptimizationJobFailedError",
     "airflow_provider_optjob.testing.SageMakerEmulator",

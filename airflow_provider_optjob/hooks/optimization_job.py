@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
-from botocore.exceptions import DataNotFoundError
+from botocore.exceptions import ClientError, DataNotFoundError
 
 from airflow_provider_optjob.compat import AirflowNotFoundException
+from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error, error_code
 from airflow_provider_optjob.hooks.async_credentials import refresh_credentials_off_the_loop
 from airflow_provider_optjob.hooks.connection_lookup import (
     aget_connection,
@@ -20,13 +21,24 @@ from airflow_provider_optjob.hooks.connection_lookup import (
 from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
 from airflow_provider_optjob.hooks.service_model import use_trimmed_service_data
 from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
+from airflow_provider_optjob.job.config import mask_environment_secrets
+from airflow_provider_optjob.job.model_name import default_model_name, validate_model_name
+from airflow_provider_optjob.job.model_source import (
+    ModelFromJobError,
+    check_completed,
+    job_model_name,
+    model_request,
+    reuse_problems,
+)
 from airflow_provider_optjob.job.name import validate_job_name
 from airflow_provider_optjob.job.outcome import OptimizationJobOutcome, build_job_outcome
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Hashable, Iterator, Mapping
 
     from types_boto3_sagemaker.client import SageMakerClient
+
+    from airflow_provider_optjob.job.model_source import DraftModel
 
 #: Applied under any client config the connection or the caller gives: botocore's ``standard`` retry
 #: mode (exponential backoff with jitter, throttling-aware). Waiting callers add their own
@@ -185,6 +197,98 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
             for summary in page.get("OptimizationJobSummaries", []):
                 yield cast("dict[str, Any]", summary)
 
+    def create_model_from_optimization_job(
+        self,
+        job_name: str,
+        model_name: str | None = None,
+        *,
+        execution_role_arn: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        vpc_config: Mapping[str, Any] | None = None,
+        draft_model: DraftModel | None = None,
+        sensitive_environment_keys: Collection[str] = (),
+    ) -> str:
+        """
+        Describe a completed job and create the SageMaker model that serves its output; return the model's name.
+
+        The request is built by :func:`~airflow_provider_optjob.job.model_source.model_request` from what the job
+        reports now, so environment values go from one AWS API to the other and nowhere else; the secret ones are
+        registered with Airflow's secrets masker first (see
+        :func:`~airflow_provider_optjob.job.config.mask_environment_secrets`). Safe to repeat: a model of that
+        name that this job already produced (its ``OptimizationJobName`` tag and container match) is reused, and
+        one that does not match is an error. When the job's ``OutputConfig.SageMakerModel`` names a model,
+        SageMaker created it with the job: that model's name is returned and nothing is created.
+
+        :param job_name: the optimization job's name.
+        :param model_name: the model's name (default: the job's name, see
+            :func:`~airflow_provider_optjob.job.model_name.default_model_name`).
+        :param execution_role_arn: the role SageMaker assumes to serve the model (default: the job's ``RoleArn``).
+        :param tags: more tags for the model.
+        :param vpc_config: the model's ``VpcConfig``.
+        :param draft_model: the speculative-decoding draft model to serve with it.
+        :param sensitive_environment_keys: more environment variable names whose values are masked in logs.
+        :raises OptimizationJobFailedError: the job ended ``FAILED`` or ``STOPPED``.
+        :raises OptimizationJobNotFinishedError: the job is still running.
+        :raises ModelFromJobError: the job cannot become a model as asked, or the name is taken by another model.
+        """
+        described = self.describe_optimization_job(job_name)
+        mask_environment_secrets(described, sensitive_environment_keys)
+        check_completed(described)
+        own_model = job_model_name(described)
+        if own_model is not None:
+            if self._describe_model_if_any(own_model) is None:
+                raise ModelFromJobError(
+                    f"Optimization job {job_name!r} names model {own_model!r} in OutputConfig.SageMakerModel, but "
+                    "SageMaker has no model of that name (deleted since?)."
+                )
+            self.log.info("Optimization job %s created model %s itself; handing that model on.", job_name, own_model)
+            return own_model
+        name = validate_model_name(model_name) if model_name is not None else default_model_name(job_name)
+        request = model_request(
+            described,
+            name,
+            execution_role_arn=execution_role_arn,
+            tags=tags,
+            vpc_config=vpc_config,
+            draft_model=draft_model,
+        )
+        existing = self._describe_model_if_any(name)
+        if existing is None:
+            try:
+                self.client.create_model(**request)
+            except ClientError as error:
+                if error_code(error) != "ValidationException" or "already exist" not in str(error).lower():
+                    raise
+                existing = self._describe_model_if_any(name)  # created since we looked (a concurrent try)
+                if existing is None:
+                    raise
+            else:
+                self.log.info(
+                    "Created SageMaker model %s from optimization job %s (image %s, model data %s).",
+                    name,
+                    job_name,
+                    request["PrimaryContainer"]["Image"],
+                    request["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri"],
+                )
+                return name
+        problems = reuse_problems(existing, self.list_tags(existing["ModelArn"]), request)
+        if problems:
+            raise ModelFromJobError(
+                f"A SageMaker model named {name!r} exists and is not the one optimization job {job_name!r} maps to: "
+                f"{'; '.join(problems)}. Give another model_name, or delete that model."
+            )
+        self.log.info("SageMaker model %s was already built from optimization job %s; reusing it.", name, job_name)
+        return name
+
+    def _describe_model_if_any(self, model_name: str) -> dict[str, Any] | None:
+        """Return the ``DescribeModel`` response, or ``None`` if no model has that name."""
+        try:
+            return cast("dict[str, Any]", self.client.describe_model(ModelName=model_name))
+        except ClientError as error:
+            if classify_api_error(error) is ApiErrorKind.NOT_FOUND:
+                return None
+            raise
+
     # Async API ------------------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -219,6 +323,33 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         async with request_slot(client):
             response: dict[str, Any] = await client.describe_optimization_job(OptimizationJobName=job_name)
         return response
+
+    async def async_list_optimization_job_pages(
+        self, client: Any = None, **filters: Any
+    ) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """
+        Yield the summaries of the jobs that match, one page at a time, without blocking the event loop.
+
+        :param client: a client from :meth:`async_client` to reuse; one is borrowed if not given.
+        :param filters: ``ListOptimizationJobs`` request members (``LastModifiedTimeAfter``, ``MaxResults``,
+            ``StatusEquals``...).
+        :raises botocore.exceptions.ClientError: a page failed (after the pages before it were yielded).
+        """
+        if client is None:
+            async with self.async_client() as borrowed:
+                async for page in self.async_list_optimization_job_pages(borrowed, **filters):
+                    yield page
+            return
+        request = dict(filters)
+        # Pages are followed by hand: botocore's paginator would read its model file on the event loop.
+        while True:
+            async with request_slot(client):
+                response = await client.list_optimization_jobs(**request)
+            yield list(response.get("OptimizationJobSummaries", []))
+            token = response.get("NextToken")
+            if not token:
+                return
+            request["NextToken"] = token
 
     def _client_settings_key(self) -> tuple[Hashable, ...]:
         config = self._config

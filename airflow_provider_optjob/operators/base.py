@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from botocore.exceptions import ClientError
@@ -11,6 +11,8 @@ from airflow_provider_optjob.exceptions import OptimizationJobNotFoundError
 from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.job.name import validate_job_name
+from airflow_provider_optjob.job.outcome import build_job_outcome
+from airflow_provider_optjob.lineage.openlineage import lineage_view
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
 
 if TYPE_CHECKING:
@@ -27,9 +29,13 @@ class OptimizationJobBaseOperator(AwsBaseOperator[SageMakerOptimizationJobHook])
 
     aws_hook_class = SageMakerOptimizationJobHook
 
+    #: What the last Describe of this task told of its job, as lineage needs it
+    #: (:func:`~airflow_provider_optjob.lineage.openlineage.lineage_view`); ``None`` before any.
+    _job_description: dict[str, Any] | None = None
+
     def _describe_outcome(self, job_name: str) -> OptimizationJobOutcome:
         try:
-            return self.hook.get_job_outcome(job_name)
+            description = self.hook.describe_optimization_job(job_name)
         except ClientError as error:
             if classify_api_error(error) is ApiErrorKind.NOT_FOUND:
                 raise OptimizationJobNotFoundError(
@@ -37,6 +43,8 @@ class OptimizationJobBaseOperator(AwsBaseOperator[SageMakerOptimizationJobHook])
                     f"(connection {self.aws_conn_id!r}): check the name, the region and the account."
                 ) from error
             raise
+        self._job_description = lineage_view(description)
+        return build_job_outcome(description, job_name)
 
     def _describe_named_job(self, context: Context, job_name: str) -> OptimizationJobOutcome:
         """Check the rendered name and the connection, describe the job, and persist its console link."""

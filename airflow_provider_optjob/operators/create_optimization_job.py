@@ -37,11 +37,15 @@ from airflow_provider_optjob.job.wait import (
     wait_and_finish_on_worker,
 )
 from airflow_provider_optjob.job.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.lineage.assets import record_optimized_model, with_alias_outlet
+from airflow_provider_optjob.lineage.openlineage import description_from_request, operator_lineage
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
 
@@ -89,6 +93,11 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
     Killing the task while it waits on the worker stops the job only if this try created it (see the
     operators guide for every way a task can end).
 
+    With ``asset_alias`` (and ``wait_for_completion``), a ``COMPLETED`` job's S3 output becomes an asset event
+    through that alias (see :doc:`/lineage`). With the OpenLineage provider installed, the task reports the
+    request's model source as input and the job's output location (and the model it creates) as outputs,
+    without another call to SageMaker.
+
     .. seealso::
         :doc:`/operators`
 
@@ -108,6 +117,8 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
     :param fail_on_job_failure: fail the task when the job ended ``FAILED`` or ``STOPPED``.
     :param sensitive_environment_keys: more environment variable names whose values are masked in logs,
         besides those Airflow deems sensitive.
+    :param asset_alias: the name of an asset alias (``DatasetAlias`` on Airflow 2) to declare as an outlet and
+        emit the optimized model's asset event through; ``None`` for none. Needs ``wait_for_completion``.
     :param aws_conn_id: the Airflow connection with AWS credentials (templated).
     :param region_name: AWS region; overrides the connection's (templated).
     :param verify: whether to verify SSL certificates, or a CA bundle path (templated).
@@ -131,11 +142,17 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
         if_exists: IfExists = "attach",
         fail_on_job_failure: bool = True,
         sensitive_environment_keys: Collection[str] = (),
+        asset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**with_alias_outlet(kwargs, asset_alias))
         if if_exists not in IF_EXISTS_CHOICES:
             raise ValueError(f"if_exists must be one of {', '.join(map(repr, IF_EXISTS_CHOICES))}, got {if_exists!r}.")
+        if asset_alias is not None and not wait_for_completion:
+            raise ValueError(
+                "asset_alias needs wait_for_completion=True: the job has not completed when this task ends. Give "
+                "asset_alias to the SageMakerOptimizationJobResultOperator that reads the job after its wait instead."
+            )
         settings = wait_settings(poke_interval=poke_interval, timeout=max_wait, grace=not_found_grace_period)
         self.sensitive_environment_keys = tuple(sensitive_environment_keys)
         check_config_when_defined(config)
@@ -149,6 +166,7 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
         self.not_found_grace_period = settings.not_found_grace_period
         self.if_exists = if_exists
         self.fail_on_job_failure = fail_on_job_failure
+        self.asset_alias = asset_alias
         self._job_name: str | None = None
         self._created_job_name: str | None = None
 
@@ -162,11 +180,13 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
         push_xcom(context["ti"], JOB_NAME_XCOM_KEY, job_name)
         self._persist_link(context, job_name)
         if not self.wait_for_completion:
-            return describe_when_visible(
+            outcome = describe_when_visible(
                 self.hook, job_name, not_found_grace_period=self.not_found_grace_period, log=self.log
             )
+            self._job_description = description_from_request(config, outcome)
+            return outcome
         if not self.deferrable:
-            return wait_and_finish_on_worker(
+            result = wait_and_finish_on_worker(
                 context,
                 self.hook,
                 job_name,
@@ -176,6 +196,7 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
                 log=self.log,
                 fail_on_job_failure=self.fail_on_job_failure,
             )
+            return self._finish(context, config, result)
         self.defer(
             trigger=trigger_for_task(
                 self,
@@ -210,7 +231,23 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
         """
         event_job_name = event.get("job_name") if isinstance(event, Mapping) else None
         watch = self._watch(self._job_name or event_job_name)
-        return finish_from_trigger_event(context, event, watch, fail_on_job_failure=self.fail_on_job_failure)
+        result = finish_from_trigger_event(context, event, watch, fail_on_job_failure=self.fail_on_job_failure)
+        return self._finish(context, self.config, result)
+
+    def _finish(self, context: Context, config: Any, result: OptimizationJobOutcome) -> OptimizationJobOutcome:
+        """Keep what lineage needs of the finished job, and emit its asset event if it completed."""
+        if isinstance(config, Mapping):
+            self._job_description = description_from_request(config, result)
+        record_optimized_model(context, self.asset_alias, result)
+        return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
+        """
+        Report the request's model source as input and the job's outputs, from what ``execute`` learned.
+
+        :param task_instance: the finished task instance (unused: nothing more is looked up).
+        """
+        return operator_lineage(self._job_description)
 
     def on_kill(self) -> None:
         """Stop the job if this try created it (a job it only attached to is left running)."""

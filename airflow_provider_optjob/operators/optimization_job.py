@@ -1,10 +1,13 @@
-"""Operators for Amazon SageMaker optimization jobs: create (and wait), read the result, stop.
+"""Operators for Amazon SageMaker optimization jobs: create (and wait), read the result, stop, build a model.
 
-The public import path of the three operators; each lives in a module of its own.
+The public import path of the four operators; each lives in a module of its own.
 """
 
 from __future__ import annotations
 
+from airflow_provider_optjob.operators.create_model_from_optimization_job import (
+    SageMakerCreateModelFromOptimizationJobOperator,
+)
 from airflow_provider_optjob.operators.create_optimization_job import (
     DEFAULT_MAX_WAIT_SECONDS,
     IF_EXISTS_CHOICES,
@@ -16,6 +19,7 @@ from airflow_provider_optjob.operators.stop_optimization_job import SageMakerSto
 __all__ = [
     "DEFAULT_MAX_WAIT_SECONDS",
     "IF_EXISTS_CHOICES",
+    "SageMakerCreateModelFromOptimizationJobOperator",
     "SageMakerCreateOptimizationJobOperator",
     "SageMakerOptimizationJobResultOperator",
     "SageMakerStopOptimizationJobOperator",

@@ -7,11 +7,13 @@ Requests are routed three ways:
 * ``X-Amz-Target: SageMaker.<OptimizationJob operation>``: handled here, against botocore's service model;
 * everything else (other SageMaker operations, STS, ...): delegated to moto's server application; the STS
   responses that issue credentials are post-processed (lifetime, record of the keys, see
-  :mod:`~airflow_provider_optjob.testing.credentials`).
+  :mod:`~airflow_provider_optjob.testing.credentials`), and SageMaker models follow SageMaker where moto does not
+  (a taken name is refused; a completed job's ``OutputConfig.SageMakerModel`` is created, see
+  :mod:`~airflow_provider_optjob.testing.job_models`).
 
-Every AWS request is counted by operation name and logged with the access key that signed it; a request signed
-with a key the emulator issued that has expired is rejected (``ExpiredTokenException``); then it passes through
-fault injection.
+Every AWS request is counted by operation name and logged with the access key that signed it (and the job it
+names, for an optimization-job request); a request signed with a key the emulator issued that has expired is
+rejected (``ExpiredTokenException``); then it passes through fault injection.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from werkzeug.wsgi import get_input_stream  # noqa: TID253
 
 from airflow_provider_optjob.testing.credentials import ISSUING_OPERATIONS, CredentialRegistry
 from airflow_provider_optjob.testing.faults import FaultRegistry
+from airflow_provider_optjob.testing.job_models import create_job_output_model, refuse_taken_model_names
 from airflow_provider_optjob.testing.optimization_jobs import (
     Durations,
     JobScript,
@@ -74,6 +77,7 @@ def create_moto_app() -> WSGIApplication:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     _check_endpoint_instance_types_against_the_service_model()
+    refuse_taken_model_names()
     app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
     return app
 
@@ -198,7 +202,7 @@ class EmulatorApp:
         entry = self.requests.record(request.operation, request.signing_service, request.access_key_id)
         start_response = self._recording_start_response(entry, start_response)
         try:
-            response = self._aws(environ, request)
+            response = self._aws(environ, request, entry)
         except AwsError as error:
             self.requests.update(entry, error_code=error.code)
             response = error_response(error, request)
@@ -245,7 +249,7 @@ class EmulatorApp:
         kept = [(name, value) for name, value in headers.items() if name.lower() != "content-length"]
         return Response(body, status=status, headers=kept)
 
-    def _aws(self, environ: WSGIEnvironment, request: AwsRequest) -> Response | None:
+    def _aws(self, environ: WSGIEnvironment, request: AwsRequest, entry: dict[str, Any]) -> Response | None:
         operation = request.operation
         ours = request.service_prefix == SAGEMAKER_TARGET_PREFIX and (
             operation in OPTIMIZATION_JOB_OPERATIONS
@@ -256,9 +260,12 @@ class EmulatorApp:
                 self._calls[operation] += 1
             self.credentials.check(request.access_key_id, request.is_query_protocol)
         params: dict[str, Any] = request.json_params() if ours else {}
+        list_lag_seconds = 0.0
         if operation:
             job_name = params.get("OptimizationJobName")
             job_name = job_name if isinstance(job_name, str) else None
+            if job_name is not None:
+                self.requests.update(entry, job_name=job_name)
             decision = self.faults.decide(
                 operation, job_name, self.jobs.job_age(job_name) if job_name is not None else None
             )
@@ -268,19 +275,25 @@ class EmulatorApp:
                 _drop_connection(environ)
             if decision.error is not None:
                 raise decision.error
+            list_lag_seconds = decision.list_lag_seconds
+        if request.service_prefix == SAGEMAKER_TARGET_PREFIX:
+            for described, region in self.jobs.take_completed_output_models():
+                create_job_output_model(described, region)
         if not ours:
             return None
         assert operation is not None
         validate_request(operation, params)
-        return json_response(self._dispatch(operation, params, request.region))
+        return json_response(self._dispatch(operation, params, request.region, list_lag_seconds))
 
-    def _dispatch(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any] | None:
+    def _dispatch(
+        self, operation: str, params: dict[str, Any], region: str, list_lag_seconds: float = 0.0
+    ) -> dict[str, Any] | None:
         if operation == "CreateOptimizationJob":
             return self.jobs.create(params, region)
         if operation == "DescribeOptimizationJob":
             return self.jobs.describe(params["OptimizationJobName"])
         if operation == "ListOptimizationJobs":
-            return self.jobs.list_jobs(params)
+            return self.jobs.list_jobs(params, list_lag_seconds)
         if operation == "StopOptimizationJob":
             self.jobs.stop(params["OptimizationJobName"])
             return None

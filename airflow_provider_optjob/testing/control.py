@@ -185,11 +185,15 @@ class EmulatorControl:
         status_code: int = 500,
         after_create_seconds: float = 1.0,
         message: str | None = None,
+        lag_seconds: float = 0.0,
     ) -> dict[str, Any]:
         """Inject a fault. Several can be active; latencies add up, the earliest error-producing one wins.
 
+        A throttled or denied ``ListOptimizationJobs`` is a ``throttle`` or ``access_denied`` fault on that
+        operation; a List that lags behind Describe is a ``list_lag`` fault.
+
         :param kind: ``throttle``, ``server_error``, ``latency``, ``not_found_after_create``,
-            ``access_denied``, ``expired_token`` or ``connection_reset``.
+            ``access_denied``, ``expired_token``, ``connection_reset`` or ``list_lag``.
         :param operation: the operation it hits (e.g. ``DescribeOptimizationJob``, ``CreateModel``,
             ``AssumeRole``) or ``"*"`` for all.
         :param count: affect only the next ``count`` matching calls.
@@ -199,6 +203,9 @@ class EmulatorControl:
         :param after_create_seconds: for ``not_found_after_create``: Describe/Stop of a job answer
             ``ResourceNotFound`` until the job is this old.
         :param message: overrides the error message.
+        :param lag_seconds: for ``list_lag``: ``ListOptimizationJobs`` answers from the jobs as they were this
+            many seconds ago (a job that finished more recently is listed as still running, a newer job not at
+            all), while Describe answers from the present.
         :return: the fault as stored (with its ``id``).
         """
         payload: dict[str, Any] = {
@@ -210,6 +217,7 @@ class EmulatorControl:
             "status_code": status_code,
             "after_create_seconds": after_create_seconds,
             "message": message,
+            "lag_seconds": lag_seconds,
         }
         return cast("dict[str, Any]", self._request("POST", "faults", payload)["fault"])
 
@@ -236,7 +244,8 @@ class EmulatorControl:
         ``AssumeRole``; ``None`` for REST calls such as S3's), ``service`` (the SigV4 signing name, e.g.
         ``sagemaker``, ``sts``), ``access_key_id`` (the key that signed it; ``None`` if unsigned), ``status``
         (the HTTP status answered; ``None`` if the connection was dropped) and ``error_code`` (an error the
-        emulator answered itself, such as an injected fault or ``ExpiredTokenException``; else ``None``).
+        emulator answered itself, such as an injected fault or ``ExpiredTokenException``; else ``None``); a
+        request that names an optimization job (``OptimizationJobName``) also has ``job_name``.
 
         :param operation: only the entries of this operation.
         """

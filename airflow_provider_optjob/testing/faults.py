@@ -1,4 +1,9 @@
-"""Fault injection for the emulator: throttling, 5xx, latency, eventual consistency, auth errors, resets."""
+"""Fault injection for the emulator: throttling, 5xx, latency, eventual consistency, auth errors, resets.
+
+Eventual consistency comes in two kinds: a job that Describe does not find right after its creation
+(``not_found_after_create``), and a ListOptimizationJobs that answers from an older view of the jobs than
+Describe does (``list_lag``).
+"""
 
 from __future__ import annotations
 
@@ -20,11 +25,14 @@ NOT_FOUND_AFTER_CREATE = "not_found_after_create"
 ACCESS_DENIED = "access_denied"
 EXPIRED_TOKEN = "expired_token"
 CONNECTION_RESET = "connection_reset"
+LIST_LAG = "list_lag"
 FAULT_KINDS = frozenset(
-    {THROTTLE, SERVER_ERROR, LATENCY, NOT_FOUND_AFTER_CREATE, ACCESS_DENIED, EXPIRED_TOKEN, CONNECTION_RESET}
+    {THROTTLE, SERVER_ERROR, LATENCY, NOT_FOUND_AFTER_CREATE, ACCESS_DENIED, EXPIRED_TOKEN, CONNECTION_RESET, LIST_LAG}
 )
 ALL_OPERATIONS = "*"
 EVENTUALLY_CONSISTENT_OPERATIONS = frozenset({"DescribeOptimizationJob", "StopOptimizationJob"})
+#: The operation a ``list_lag`` fault delays the view of.
+LAGGING_LIST_OPERATION = "ListOptimizationJobs"
 
 
 @dataclass
@@ -42,6 +50,9 @@ class Fault:
     :param after_create_seconds: for ``not_found_after_create``: how long after a job's creation it is
         reported missing.
     :param message: overrides the error message.
+    :param lag_seconds: for ``list_lag``: how old the view of the jobs is that ``ListOptimizationJobs``
+        answers from (a job changed less than this long ago is listed as it was before the change; a job
+        created less than this long ago is not listed).
     :param fired: how many calls it has affected so far.
     """
 
@@ -55,6 +66,7 @@ class Fault:
     status_code: int = 500
     after_create_seconds: float = 1.0
     message: str | None = None
+    lag_seconds: float = 0.0
     fired: int = 0
 
     def active(self, now: float) -> bool:
@@ -73,12 +85,14 @@ class FaultDecision:
     """What the faults active for one request amount to.
 
     :param delay_seconds: total latency to add before answering.
+    :param list_lag_seconds: for ``ListOptimizationJobs``: how far in the past the jobs are listed as of.
     :param error: the error to answer with instead of the real response, if any.
     :param reset_connection: drop the connection without any response.
     :param fired: ids of the faults that applied.
     """
 
     delay_seconds: float = 0.0
+    list_lag_seconds: float = 0.0
     error: AwsError | None = None
     reset_connection: bool = False
     fired: list[str] = field(default_factory=list)
@@ -135,6 +149,7 @@ class FaultRegistry:
         status_code: int = 500,
         after_create_seconds: float = 1.0,
         message: str | None = None,
+        lag_seconds: float = 0.0,
     ) -> Fault:
         """Activate a fault (see :class:`Fault` for the parameters).
 
@@ -148,8 +163,8 @@ class FaultRegistry:
             raise ValueError("count must be >= 1")
         if seconds is not None and seconds <= 0:
             raise ValueError("seconds must be > 0")
-        if delay_seconds < 0 or after_create_seconds < 0:
-            raise ValueError("delay_seconds and after_create_seconds must be >= 0")
+        if delay_seconds < 0 or after_create_seconds < 0 or lag_seconds < 0:
+            raise ValueError("delay_seconds, after_create_seconds and lag_seconds must be >= 0")
         if kind == SERVER_ERROR and not 500 <= status_code <= 599:
             raise ValueError("status_code must be a 5xx code")
         with self._lock:
@@ -164,6 +179,7 @@ class FaultRegistry:
                 status_code=int(status_code),
                 after_create_seconds=float(after_create_seconds),
                 message=message,
+                lag_seconds=float(lag_seconds),
             )
             self._faults.append(fault)
             return fault
@@ -183,7 +199,8 @@ class FaultRegistry:
     def decide(self, operation: str, job_name: str | None, job_age: float | None) -> FaultDecision:
         """Work out which faults apply to one request, and use them up.
 
-        Latency faults add up; the first error-producing fault (in the order they were set) decides the answer.
+        Latency faults add up, the longest list lag applies; the first error-producing fault (in the order they
+        were set) decides the answer.
 
         :param operation: the request's operation name.
         :param job_name: the ``OptimizationJobName`` in the request, if any.
@@ -198,6 +215,10 @@ class FaultRegistry:
                     continue
                 if fault.kind == LATENCY:
                     decision.delay_seconds += fault.delay_seconds
+                elif fault.kind == LIST_LAG:
+                    if operation != LAGGING_LIST_OPERATION:
+                        continue
+                    decision.list_lag_seconds = max(decision.list_lag_seconds, fault.lag_seconds)
                 elif decision.error is not None or decision.reset_connection:
                     continue
                 elif fault.kind == NOT_FOUND_AFTER_CREATE:

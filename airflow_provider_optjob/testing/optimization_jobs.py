@@ -165,6 +165,8 @@ class Job:
     :param phases: the timeline.
     :param failure_reason: the reason reported while ``FAILED``.
     :param tags: the job's tags (``Tags`` of the create request, then ``AddTags``/``DeleteTags``), in order.
+    :param output_model_handed_out: whether the model its ``OutputConfig.SageMakerModel`` names was handed out
+        for creation (see :meth:`OptimizationJobStore.take_completed_output_models`).
     """
 
     name: str
@@ -177,6 +179,7 @@ class Job:
     phases: list[Phase] = field(default_factory=list)
     failure_reason: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    output_model_handed_out: bool = False
 
     def phase_at(self, now: float) -> Phase:
         """Return the phase in effect at ``now`` (the first before creation, the last after the end)."""
@@ -331,18 +334,40 @@ def _epoch(value: Any) -> float:
     return parse_to_aware_datetime(value).timestamp()
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+#: The summary members a list is sorted by, for each ``SortBy``; the name makes every key unique.
+_LIST_SORT_FIELDS = {
+    "Name": ("OptimizationJobName", "CreationTime"),
+    "CreationTime": ("CreationTime", "OptimizationJobName"),
+    "Status": ("OptimizationJobStatus", "CreationTime", "OptimizationJobName"),
+}
 
 
-def _decode_token(token: str) -> int:
+def _sort_key(summary: dict[str, Any], sort_by: str) -> tuple[Any, ...]:
+    return tuple(summary[member] for member in _LIST_SORT_FIELDS[sort_by])
+
+
+def _comes_after(key: tuple[Any, ...], last_key: tuple[Any, ...], descending: bool) -> bool:
+    return key < last_key if descending else key > last_key
+
+
+def _encode_token(last_key: tuple[Any, ...]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": list(last_key)}).encode()).decode()
+
+
+def _decode_token(token: str, sort_by: str) -> tuple[Any, ...]:
+    """Return the sort key of the last summary of the previous page (a token from another ``SortBy`` is invalid)."""
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
     except (ValueError, KeyError, TypeError) as exc:
         raise validation_error(f"Invalid pagination token '{token}'.") from exc
-    if not isinstance(offset, int) or offset < 0:
+    members = _LIST_SORT_FIELDS[sort_by]
+    if not isinstance(after, list) or len(after) != len(members):
         raise validation_error(f"Invalid pagination token '{token}'.")
-    return offset
+    for member, value in zip(members, after, strict=True):
+        wanted = (int, float) if member == "CreationTime" else str
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            raise validation_error(f"Invalid pagination token '{token}'.")
+    return tuple(after)
 
 
 class OptimizationJobStore:
@@ -482,29 +507,32 @@ class OptimizationJobStore:
                 return {}
             return {"Tags": [{"Key": key, "Value": value} for key, value in job.tags.items()]}
 
-    def list_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
-        """ListOptimizationJobs with filters, sorting and ``NextToken`` pagination.
+    def list_jobs(self, params: dict[str, Any], lag_seconds: float = 0.0) -> dict[str, Any]:
+        """ListOptimizationJobs with filters (names, status, creation and last-modified times), sorting and pages.
+
+        ``NextToken`` carries the sort key of the last summary returned, and the next page starts after it, so a
+        job created or changed between two page requests neither shifts the pages nor shows up twice (unless a
+        status change moves it under ``SortBy=Status``).
 
         :param params: the validated request.
+        :param lag_seconds: answer from the jobs as they were this many seconds ago (the ``list_lag`` fault):
+            newer jobs are left out and changes since then are not seen yet.
         """
         max_results = int(params.get("MaxResults", DEFAULT_LIST_MAX_RESULTS))
-        offset = _decode_token(params["NextToken"]) if params.get("NextToken") else 0
         sort_by = params.get("SortBy", "CreationTime")
+        after = _decode_token(params["NextToken"], sort_by) if params.get("NextToken") else None
         descending = params.get("SortOrder", "Descending") == "Descending"
         with self._lock:
-            now = self.now()
-            summaries = [job.summary(now) for job in self._jobs.values()]
+            as_of = self.now() - lag_seconds
+            summaries = [job.summary(as_of) for job in self._jobs.values() if job.created <= as_of]
         summaries = [s for s in summaries if _matches(s, params)]
-        sort_key = {
-            "Name": lambda s: (s["OptimizationJobName"], s["CreationTime"]),
-            "CreationTime": lambda s: (s["CreationTime"], s["OptimizationJobName"]),
-            "Status": lambda s: (s["OptimizationJobStatus"], s["CreationTime"], s["OptimizationJobName"]),
-        }[sort_by]
-        summaries.sort(key=sort_key, reverse=descending)
-        page = summaries[offset : offset + max_results]
+        if after is not None:
+            summaries = [s for s in summaries if _comes_after(_sort_key(s, sort_by), after, descending)]
+        summaries.sort(key=lambda summary: _sort_key(summary, sort_by), reverse=descending)
+        page = summaries[:max_results]
         result: dict[str, Any] = {"OptimizationJobSummaries": page}
-        if offset + max_results < len(summaries):
-            result["NextToken"] = _encode_token(offset + max_results)
+        if len(summaries) > max_results:
+            result["NextToken"] = _encode_token(_sort_key(page[-1], sort_by))
         return result
 
     # --- control operations ---------------------------------------------------------------------------
@@ -552,6 +580,26 @@ class OptimizationJobStore:
         with self._lock:
             job = self._get(name)
             job.splice(self.now(), [(status, seconds)], resume=seconds is not None)
+
+    def take_completed_output_models(self) -> list[tuple[dict[str, Any], str]]:
+        """Hand out, once each, the completed jobs whose ``OutputConfig.SageMakerModel`` names a model to create.
+
+        SageMaker creates that model when the job completes; the emulator creates it when it next serves a
+        SageMaker request after that.
+
+        :return: ``(DescribeOptimizationJob response, region)`` of each such job not handed out before.
+        """
+        with self._lock:
+            now = self.now()
+            taken: list[tuple[dict[str, Any], str]] = []
+            for job in self._jobs.values():
+                output_config = job.request.get("OutputConfig") or {}
+                if job.output_model_handed_out or "SageMakerModel" not in output_config:
+                    continue
+                if job.status_at(now) == COMPLETED:
+                    job.output_model_handed_out = True
+                    taken.append((job.describe(now), job.region))
+            return taken
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Return every job's status and timeline, for the control API."""

@@ -21,17 +21,27 @@ from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
 from airflow_provider_optjob.job.completion import event_payload
 from airflow_provider_optjob.job.outcome import build_job_outcome
 from airflow_provider_optjob.job.status import is_terminal, trigger_event_status
+from airflow_provider_optjob.triggers.job_watcher import epoch_seconds, watching
 from airflow_provider_optjob.triggers.task_ending import task_ended_by_a_person
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+    from airflow_provider_optjob.triggers.job_watcher import Watch
 
 
 class SageMakerOptimizationJobTrigger(BaseTrigger):
     """
-    Poll ``DescribeOptimizationJob`` until the job is terminal or the deadline passes; fire one event.
+    Wait until the job is terminal or the deadline passes; fire one event.
+
+    The trigger describes its job (``DescribeOptimizationJob``) when it starts. Then, while other triggers of
+    ours wait through the same connection settings in the same triggerer, they share one
+    ``ListOptimizationJobs`` query per poll interval (:mod:`~airflow_provider_optjob.triggers.job_watcher`), and
+    the job is described again only when the List shows it terminal or gone, and every 5 minutes (or 60 poll
+    intervals, if sooner) as a safety net. A trigger alone on its connection, one whose connection may not list
+    jobs, and every trigger when ``[sagemaker_optimization_job] coalesced_polling`` is off describe the job each
+    poll interval.
 
     The event payload is ``{"status", "job_name", "message", "result"}`` with ``status`` one of
     ``success`` (``COMPLETED``), ``failed``, ``stopped``, ``timeout`` or ``error``; ``result`` is the
@@ -47,7 +57,7 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
     :param job_name: the optimization job's name.
     :param end_time: the deadline, as a POSIX timestamp (absolute, so a trigger rebuilt after a
         triggerer restart keeps it).
-    :param poll_interval: seconds between two Describe calls.
+    :param poll_interval: seconds between two looks at the job (a shared List, or a Describe).
     :param not_found_grace_period: seconds to keep polling a job the API does not find yet.
     :param aws_conn_id: the Airflow connection with AWS credentials.
     :param region_name: AWS region; overrides the connection's.
@@ -157,14 +167,21 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         return await run_in_worker_thread(self.hook)
 
     async def _poll(self, hook: SageMakerOptimizationJobHook, client: Any) -> dict[str, Any]:
-        last_status: str | None = None
+        self._last_status: str | None = None
+        self._last_modified: float | None = None
+        async with watching(hook, client, self.job_name, self.poll_interval, self._saw) as watch:
+            return await self._poll_until_the_end(hook, client, watch)
+
+    async def _poll_until_the_end(
+        self, hook: SageMakerOptimizationJobHook, client: Any, watch: Watch
+    ) -> dict[str, Any]:
         not_found_since: float | None = None
         seen_job = False
         failures_in_a_row = 0
         await asyncio.sleep(_first_poll_offset(self.poll_interval, self.end_time - time.time()))
         while True:
-            poll_started = time.monotonic()
-            delay = self.poll_interval
+            watch.looking()
+            pause: float | None = None  # None: until the watch says the next look is due
             try:
                 response = await hook.async_describe_optimization_job(self.job_name, client)
             except (ClientError, BotoCoreError) as error:
@@ -173,8 +190,8 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
                     return self._event(
                         "error",
                         f"Optimization job {self.job_name!r} does not exist any more: it disappeared while being "
-                        f"waited on (last status: {last_status}), so it was deleted, or the connection now points "
-                        f"at another account or region. ({error})",
+                        f"waited on (last status: {self._last_status}), so it was deleted, or the connection now "
+                        f"points at another account or region. ({error})",
                     )
                 if kind is ApiErrorKind.NOT_FOUND:
                     not_found_since = not_found_since or time.time()
@@ -185,40 +202,52 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
                             f"{self.not_found_grace_period:g} s.",
                         )
                     self.log.info("Optimization job %s is not found yet; polling again.", self.job_name)
+                    pause = self.poll_interval
                 elif kind is ApiErrorKind.TRANSIENT:
                     failures_in_a_row += 1
-                    delay = backoff_delay(self.poll_interval, failures_in_a_row)
+                    pause = backoff_delay(self.poll_interval, failures_in_a_row)
                     self.log.warning(
                         "Describing optimization job %s failed (%s); retrying in %.1f s.",
                         self.job_name,
                         error,
-                        delay,
+                        pause,
                     )
                 else:
                     return self._event("error", describe_failure_message(self.job_name, kind, error))
             else:
-                delay = max(0.0, self.poll_interval - (time.monotonic() - poll_started))
                 failures_in_a_row = 0
                 not_found_since = None
                 seen_job = True
                 status = response.get("OptimizationJobStatus")
-                if status != last_status:
-                    self.log.info("Optimization job %s is %s.", self.job_name, status)
-                    last_status = status
+                self._saw(status, epoch_seconds(response.get("LastModifiedTime")))
                 if isinstance(status, str) and is_terminal(status):
                     outcome = build_job_outcome(response, self.job_name)
                     message = f"Optimization job {self.job_name!r} ended with status {status}."
                     if outcome["failure_reason"]:
                         message = f"{message[:-1]}: {outcome['failure_reason']}"
                     return self._event(trigger_event_status(status), message, dict(outcome))
+                del response  # not kept while waiting: a parsed response holds about 4 KB
             remaining = self.end_time - time.time()
             if remaining <= 0:
                 return self._event(
                     "timeout",
                     f"Optimization job {self.job_name!r} did not finish before the deadline "
-                    f"(last status: {last_status or 'unknown'}).",
+                    f"(last status: {self._last_status or 'unknown'}).",
                 )
-            await asyncio.sleep(min(delay, remaining))
+            if pause is None:
+                await watch.until_next_look(remaining)
+            else:
+                await asyncio.sleep(min(pause, remaining))
+
+    def _saw(self, status: str | None, last_modified: float | None) -> None:
+        """Note the job's status and its last change (epoch seconds), from a Describe or the shared List; log news."""
+        if last_modified is not None and self._last_modified is not None and last_modified < self._last_modified:
+            return  # an older view than the last one (a List that lags behind Describe)
+        if last_modified is not None:
+            self._last_modified = last_modified
+        if status != self._last_status:
+            self.log.info("Optimization job %s is %s.", self.job_name, status)
+            self._last_status = status
 
     def _event(self, status: str, message: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
         return event_payload(status, self.job_name, message, result)

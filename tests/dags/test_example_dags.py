@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from tests.airflow_runs import DAGS_FOLDER, load_dag, run_dag, task_states, xcom_value
 from tests.faults.runs import Waiter, meanwhile
 
@@ -21,7 +22,12 @@ def test_every_example_dag_parses_without_import_errors():
     dag_bag = DagBag(dag_folder=str(DAGS_FOLDER))
 
     assert dag_bag.import_errors == {}
-    assert set(dag_bag.dag_ids) == {"example_optimization_job_pipeline", "example_optimization_job_failure"}
+    assert set(dag_bag.dag_ids) == {
+        "example_optimization_job_pipeline",
+        "example_optimization_job_failure",
+        "example_optimization_job_assets",
+        "example_optimized_model_consumer",
+    }
 
 
 def test_pipeline_hands_the_recommended_image_to_the_deploy_tasks(optjob_aws_conn, sagemaker_emulator):
@@ -31,17 +37,24 @@ def test_pipeline_hands_the_recommended_image_to_the_deploy_tasks(optjob_aws_con
     assert set(states.values()) == {"success"}, states
     result = xcom_value(dag_run, "optimization_result")
     image = xcom_value(dag_run, "optimization_result", "recommended_inference_image")
-    model = xcom_value(dag_run, "register_optimized_model")["Model"]
+    model_name = xcom_value(dag_run, "register_optimized_model")
     report = xcom_value(dag_run, "report_deployment")
     assert result["status"] == "COMPLETED"
     assert image
     assert image == result["recommended_inference_image"]
-    assert model["PrimaryContainer"]["Image"] == image
-    assert model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri"] == result["output_s3_uri"]
+    assert model_name == result["job_name"]
+    client = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn).client
+    container = client.describe_model(ModelName=model_name)["PrimaryContainer"]
+    assert container["Image"] == image
+    assert container["ModelDataSource"]["S3DataSource"]["S3Uri"] == result["output_s3_uri"]
+    assert container["Environment"] == {"OPTION_QUANTIZE": "awq"}
+    endpoint_config = client.describe_endpoint_config(EndpointConfigName=result["job_name"])
+    assert endpoint_config["ProductionVariants"][0]["ModelName"] == model_name
     assert report == {
         "optimization_job": result["job_name"],
         "recommended_inference_image": image,
         "optimized_model_s3_uri": result["output_s3_uri"],
+        "model_name": model_name,
         "endpoint_name": result["job_name"],
         "endpoint_status": "InService",
     }
