@@ -33,10 +33,11 @@ def test_last_modified_window_and_status_filter(sm, job_request, emulator):
     sm.create_optimization_job(**job_request("window-old"))
     sm.create_optimization_job(**job_request("window-ended"))
     emulator.control.complete_job("window-ended")
-    ended = sm.describe_optimization_job(OptimizationJobName="window-ended")["LastModifiedTime"]
+    # Whole seconds: older botocore releases send timestamps to this API without their fraction.
+    ended = sm.describe_optimization_job(OptimizationJobName="window-ended")["LastModifiedTime"].replace(microsecond=0)
 
-    after_the_end = sm.list_optimization_jobs(LastModifiedTimeAfter=ended)
-    just_before = sm.list_optimization_jobs(LastModifiedTimeAfter=ended - dt.timedelta(milliseconds=1))
+    after_the_end = sm.list_optimization_jobs(LastModifiedTimeAfter=ended + dt.timedelta(seconds=1))
+    just_before = sm.list_optimization_jobs(LastModifiedTimeAfter=ended - dt.timedelta(seconds=1))
     completed = sm.list_optimization_jobs(LastModifiedTimeAfter=ended - dt.timedelta(hours=1), StatusEquals="COMPLETED")
 
     assert names_of(after_the_end) == []
