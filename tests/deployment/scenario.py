@@ -71,6 +71,8 @@ NOT_YET_DEFERRED = frozenset({"None", "none", "scheduled", "queued", "running", 
 #: Seconds all triggers keep polling together before the jobs complete.
 CONCURRENT_WAIT_SECONDS = 8.0
 DEFAULT_TIMEOUT = 420.0
+#: How a waiting trigger looks at its job: its own Describe, or the List its connection's watcher shares.
+POLL_OPERATIONS = frozenset({"DescribeOptimizationJob", "ListOptimizationJobs"})
 #: The DAG file does not change during a test: parse it once, not every 30 s.
 DEPLOYMENT_ENV = {
     "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "60",
@@ -161,11 +163,11 @@ def held_by(plan: Plan, observation: RunObservation, holder: int) -> bool:
 
 
 def polled_every_store_since(deployment: LocalDeployment, since: float) -> bool:
-    """Whether the emulator has answered a DescribeOptimizationJob signed with each store's key since ``since``."""
+    """Whether the emulator has answered a look at a job (Describe, or the shared List) signed with each store's key."""
     keys = {
         entry.get("access_key_id")
-        for entry in deployment.emulator.requests("DescribeOptimizationJob")
-        if entry.get("time", 0) >= since
+        for entry in deployment.emulator.requests()
+        if entry.get("operation") in POLL_OPERATIONS and entry.get("time", 0) >= since
     }
     return all(store_access_key(store) in keys for store in CONNECTION_STORES)
 
@@ -239,8 +241,8 @@ def collect_findings(
             findings.triggerer_keys = sorted(
                 {
                     str(entry.get("access_key_id"))
-                    for entry in control.requests("DescribeOptimizationJob")
-                    if start <= entry.get("time", 0) <= end
+                    for entry in control.requests()
+                    if entry.get("operation") in POLL_OPERATIONS and start <= entry.get("time", 0) <= end
                 }
             )
     except OSError as exc:  # the emulator is gone: say so rather than hide the rest
