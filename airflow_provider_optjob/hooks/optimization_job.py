@@ -14,8 +14,8 @@ from airflow_provider_optjob.compat import AirflowNotFoundException
 from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error, error_code
 from airflow_provider_optjob.hooks.async_credentials import refresh_credentials_off_the_loop
 from airflow_provider_optjob.hooks.connection_lookup import (
-    aget_connection,
-    connection_fingerprint,
+    ConnectionSettings,
+    aget_connection_settings,
     missing_connection_error,
 )
 from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
@@ -94,7 +94,7 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         Fail clearly when ``aws_conn_id`` names a connection that does not exist.
 
         For sync callers (tasks on a worker); async code resolves its connection through
-        :func:`~airflow_provider_optjob.hooks.connection_lookup.aget_connection` instead.
+        :func:`~airflow_provider_optjob.hooks.connection_lookup.aget_connection_settings` instead.
 
         :raises OptimizationJobConnectionError: naming the missing connection.
         """
@@ -302,11 +302,11 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         new settings. Credentials and the service model load run in a worker thread; the client is closed
         when its last user leaves. Hold it for as long as you poll.
         """
-        connection = None
+        settings = None
         if self.aws_conn_id is not None:
-            connection = await aget_connection(type(self), self.aws_conn_id)
-        key = (connection_fingerprint(connection), *self._client_settings_key())
-        async with shared_async_client(key, partial(self._open_async_client_context, connection)) as client:
+            settings = await aget_connection_settings(type(self), self.aws_conn_id)
+        key = (settings.fingerprint() if settings else "", *self._client_settings_key())
+        async with shared_async_client(key, partial(self._open_async_client_context, settings)) as client:
             yield client
 
     async def async_describe_optimization_job(self, job_name: str, client: Any = None) -> dict[str, Any]:
@@ -356,13 +356,16 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         config_options = sorted(getattr(config, "_user_provided_options", {}).items()) if config else []
         return (self.aws_conn_id, self._region_name, repr(self._verify), repr(config_options))
 
-    def _open_async_client_context(self, connection: Any) -> Any:
-        """Build the client's context from a connection already looked up; blocking, so run in a thread."""
+    def _open_async_client_context(self, settings: ConnectionSettings | None) -> Any:
+        """Build the client's context from a connection already read; blocking, so run in a thread."""
         from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 
-        # The resolved connection stands in for AwsBaseHook's own (synchronous) lookup.
+        # The settings already read stand in for AwsBaseHook's own (synchronous) lookup.
         self.__dict__["conn_config"] = AwsConnectionWrapper(
-            conn=connection, region_name=self._region_name, botocore_config=self._config, verify=self._verify
+            conn=cast("Any", settings),  # it has every attribute the wrapper reads from a Connection
+            region_name=self._region_name,
+            botocore_config=self._config,
+            verify=self._verify,
         )
         with long_lived_setup():
             session: Any = self.get_session(region_name=self.region_name, deferrable=True)

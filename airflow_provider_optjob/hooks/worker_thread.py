@@ -10,6 +10,10 @@ may use that channel depends on the version:
   runs under the channel's lock. In a plain worker thread (``asyncio.to_thread``) it reads the supervisor's
   socket from a second event loop and races the triggerer's own reads: "Response read out of order", then
   a dead trigger runner.
+- Airflow 3.2: ``send`` holds a thread lock while the loop runs the exchange, so a send from the
+  loop's own thread meanwhile stops the triggerer. The connection is therefore read on the loop there
+  (:mod:`~airflow_provider_optjob.hooks.connection_lookup`), and no work of ours in a thread reaches the
+  channel.
 - Airflow 3.3: ``send`` schedules the exchange on the triggerer's loop from any thread.
 - Airflow 2: no channel; the work runs in a worker thread like any blocking call.
 
