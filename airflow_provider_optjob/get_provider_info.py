@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 from airflow_provider_optjob import __version__
@@ -39,7 +40,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_optjob.triggers.optimization_job"],
+                "python-modules": _trigger_modules(),
             }
         ],
         "sensors": [
@@ -90,3 +91,11 @@ def get_provider_info() -> dict[str, Any]:
             }
         },
     }
+
+
+def _trigger_modules() -> list[str]:
+    """List the trigger modules; the asset-watcher trigger's only on Airflow 3, where it can be imported."""
+    modules = ["airflow_provider_optjob.triggers.optimization_job"]
+    if int(version("apache-airflow").split(".")[0]) >= 3:
+        modules.append("airflow_provider_optjob.triggers.job_events")
+    return modules

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 SERVICE = "sagemaker"
-#: The operations the async client calls (the trigger's poll, the watcher's list, ``on_kill``'s stop).
-ASYNC_OPERATIONS = ("DescribeOptimizationJob", "ListOptimizationJobs", "StopOptimizationJob")
+#: The operations the async client calls (the trigger's poll, the watcher's list, ``on_kill``'s stop, the event
+#: trigger's tag filter).
+ASYNC_OPERATIONS = ("DescribeOptimizationJob", "ListOptimizationJobs", "StopOptimizationJob", "ListTags")
 _FORMAT_VERSION = "1"
 _BUILD_TIMEOUT_SECONDS = 120
 

@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow import __version__ as airflow_version
 
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from tests.airflow_runs import DAGS_FOLDER, load_dag, run_dag, task_states, xcom_value
 from tests.faults.runs import Waiter, meanwhile
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
+
+AIRFLOW_3 = not airflow_version.startswith("2.")
+EVENTS_DAG = "example_optimization_job_events.py"
 
 
 def test_every_example_dag_parses_without_import_errors():
@@ -22,12 +28,49 @@ def test_every_example_dag_parses_without_import_errors():
     dag_bag = DagBag(dag_folder=str(DAGS_FOLDER))
 
     assert dag_bag.import_errors == {}
-    assert set(dag_bag.dag_ids) == {
+    expected = {
         "example_optimization_job_pipeline",
         "example_optimization_job_failure",
         "example_optimization_job_assets",
         "example_optimized_model_consumer",
     }
+    if AIRFLOW_3:  # the asset-watcher example defines no DAG on Airflow 2
+        expected.add("example_optimization_job_events")
+    assert set(dag_bag.dag_ids) == expected
+
+
+def events_example() -> Any:
+    """Import the asset-watcher example as a module (its DAG, asset and helper)."""
+    spec = importlib.util.spec_from_file_location("example_optimization_job_events", DAGS_FOLDER / EVENTS_DAG)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not AIRFLOW_3, reason="asset watchers need Airflow 3.0+")
+def test_events_example_watches_its_asset_with_the_event_trigger():
+    from airflow_provider_optjob.triggers.job_events import SageMakerOptimizationJobEventTrigger
+
+    module = events_example()
+
+    (watcher,) = module.finished_llama_jobs.watchers
+    assert isinstance(watcher.trigger, SageMakerOptimizationJobEventTrigger)
+    assert watcher.trigger.name_contains == "llama"
+    assert watcher.trigger.statuses == ["COMPLETED"]
+    assert list(module.dag.timetable.asset_condition.objects) == [module.finished_llama_jobs]
+
+
+@pytest.mark.skipif(not AIRFLOW_3, reason="asset watchers need Airflow 3.0+")
+def test_events_example_reads_the_image_from_the_triggering_event_extra():
+    module = events_example()
+    outcome = {"job_name": "llama-awq", "recommended_inference_image": "123.dkr.ecr/lmi:0.31"}
+    event = SimpleNamespace(extra={"from_trigger": True, "payload": {"status": "success", "result": outcome}})
+
+    images = module.recommended_images({module.finished_llama_jobs: [event]})
+
+    assert images == {"llama-awq": "123.dkr.ecr/lmi:0.31"}
 
 
 def test_pipeline_hands_the_recommended_image_to_the_deploy_tasks(optjob_aws_conn, sagemaker_emulator):

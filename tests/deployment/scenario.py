@@ -218,6 +218,26 @@ def scan_logs(deployment: LocalDeployment, patterns: tuple[str, ...] = LOG_PATTE
     return hits
 
 
+#: Lines of a task's own log (not its trigger's) that say why a try failed.
+TASK_ERROR_PATTERNS = ('"level":"error"', "ERROR", "Traceback", "Error:")
+
+
+def task_log_errors(deployment: LocalDeployment, limit: int = 8) -> list[str]:
+    """The error lines of every task try's log (the worker's side of a failed try), a few per file."""
+    hits = []
+    for path in deployment.task_log_files():
+        if ".trigger." in path.name:
+            continue
+        lines = [
+            line
+            for line in path.read_text(errors="replace").splitlines()
+            if any(p in line for p in TASK_ERROR_PATTERNS)
+        ]
+        source = path.relative_to(deployment.home / "logs").as_posix()
+        hits += [f"{source}: {line.strip()[:400]}" for line in lines[:limit]]
+    return hits
+
+
 def collect_findings(
     deployment: LocalDeployment,
     error: str | None,
@@ -228,6 +248,8 @@ def collect_findings(
     findings = Findings(
         error=error, log_hits=scan_logs(deployment, patterns), notable=scan_logs(deployment, NOTABLE_PATTERNS)
     )
+    if errors := task_log_errors(deployment):
+        findings.notable["errors in task logs"] = errors
     try:
         control = deployment.emulator
         findings.stop_requests = control.call_counts().get("StopOptimizationJob", 0)

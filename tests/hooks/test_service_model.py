@@ -135,3 +135,18 @@ async def test_the_shared_async_client_is_built_from_the_trimmed_model(private_t
         operations = sorted(client.meta.service_model.operation_names)
 
     assert operations == sorted(ASYNC_OPERATIONS)
+
+
+async def test_the_shared_async_client_reads_tags_for_the_event_triggers_tag_filter(private_tempdir, optjob_aws_conn):
+    from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+    from tests.job_requests import job_config
+
+    hook = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
+    tags = [{"Key": "team", "Value": "ml"}]
+    arn = hook.create_optimization_job(job_config("tagged-for-events", Tags=tags))["OptimizationJobArn"]
+
+    async with hook.async_client() as client:
+        response = await client.list_tags(ResourceArn=arn)
+
+    assert "ListTags" in ASYNC_OPERATIONS
+    assert response["Tags"] == tags

@@ -1,0 +1,119 @@
+"""An event-driven DAG in a real deployment: a job created outside Airflow completes, and the DAG runs once.
+
+One deployment (scheduler, triggerer, DAG processor, API server). The DAG ``optjob_asset_watcher`` is scheduled on
+an asset watched by ``SageMakerOptimizationJobEventTrigger`` (polling every second). Once the trigger polls in the
+triggerer, a job is created straight through the emulator's API with boto3 and completes a few seconds later.
+Expected: exactly one asset event, whose extra holds the job's outcome; exactly one DAG run, whose task read that
+outcome; no second event or run after several more polls. On Airflow 3.3 the trigger's cursor is in the asset
+state store (the ``asset_state_store`` table) and names the job it fired for.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from airflow_provider_optjob.testing.airflow_env import airflow_major_version
+from airflow_provider_optjob.testing.deployment_processes import wait_until
+from tests.deployment import scenario
+from tests.job_requests import job_config
+
+pytestmark = [
+    pytest.mark.deployment,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(airflow_major_version() < 3, reason="asset watchers (BaseEventTrigger) need Airflow 3.0+"),
+]
+
+TRIGGER_CLASSPATH = "airflow_provider_optjob.triggers.job_events.SageMakerOptimizationJobEventTrigger"
+TIMEOUT = 180.0
+
+
+def asset_events(deployment: Any, asset_name: str) -> list[dict[str, Any]]:
+    rows = deployment.database.query(
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ? ORDER BY e.id", asset_name
+    )
+    return [json.loads(extra) if isinstance(extra, str) else extra for (extra,) in rows]
+
+
+def dag_runs(deployment: Any, dag_id: str) -> list[tuple[str, str]]:
+    return [
+        (str(run_id), str(state))
+        for run_id, state in deployment.database.query(
+            "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id", dag_id
+        )
+    ]
+
+
+def list_calls(deployment: Any) -> int:
+    return int(deployment.emulator.call_counts().get("ListOptimizationJobs", 0))
+
+
+def stored_cursors(deployment: Any) -> list[tuple[str, dict[str, Any]]] | None:
+    """The asset state store's rows of the trigger, or ``None`` where Airflow has no asset state store."""
+    if not deployment.database.query("SELECT name FROM sqlite_master WHERE name = 'asset_state_store'"):
+        return None
+    rows = deployment.database.query("SELECT key, value FROM asset_state_store")
+    return [(str(key), json.loads(value)) for key, value in rows if str(key).startswith("sagemaker_optimization_job")]
+
+
+def test_a_job_finished_outside_airflow_runs_the_event_driven_dag_once(deployment_factory):
+    dag = scenario.dag_module("optjob_asset_watcher")
+    job_name = f"{dag.JOB_NAME_PART}-{int(time.time())}{secrets.token_hex(2)}"
+
+    with deployment_factory() as deployment:
+        watched = deployment._watched
+        deployment.wait_for_dag(dag.DAG_ID)
+        deployment.airflow("dags", "unpause", dag.DAG_ID)
+        wait_until(
+            lambda: any(row.classpath == TRIGGER_CLASSPATH and row.triggerer_id for row in deployment.triggers()),
+            TIMEOUT,
+            "the event trigger to be assigned to the triggerer",
+            watched,
+        )
+        wait_until(lambda: list_calls(deployment) >= 2, TIMEOUT, "the event trigger to poll", watched)
+
+        deployment.emulator.script_job(job_name, "COMPLETED", phases=[("STARTING", 1.0), ("INPROGRESS", 2.0)])
+        client: Any = boto3.session.Session().client(
+            "sagemaker",
+            endpoint_url=deployment.emulator_url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIATESTSETUP",
+            aws_secret_access_key="test-setup",
+        )
+        client.create_optimization_job(**job_config(job_name))
+
+        wait_until(lambda: bool(asset_events(deployment, dag.ASSET_NAME)), TIMEOUT, "the asset event", watched)
+        wait_until(
+            lambda: [state for _, state in dag_runs(deployment, dag.DAG_ID)] == ["success"],
+            TIMEOUT,
+            "the event-driven run to succeed",
+            watched,
+        )
+        polls = list_calls(deployment)
+        wait_until(lambda: list_calls(deployment) >= polls + 3, TIMEOUT, "three more polls", watched)
+
+        events = asset_events(deployment, dag.ASSET_NAME)
+        runs = dag_runs(deployment, dag.DAG_ID)
+        ((run_id, _),) = runs
+        returned = deployment.xcom(dag.DAG_ID, run_id, "outcomes")
+        cursors = stored_cursors(deployment)
+        findings = scenario.scan_logs(deployment, scenario.HARD_LOG_PATTERNS)
+
+    assert len(events) == 1, events
+    payload = events[0]["payload"]
+    assert payload["status"] == "success"
+    assert payload["job_name"] == job_name
+    assert payload["result"]["job_name"] == job_name
+    assert payload["result"]["status"] == "COMPLETED"
+    assert payload["result"]["recommended_inference_image"]
+    assert returned == [payload["result"]]
+    assert len(runs) == 1, runs
+    if cursors is not None:  # Airflow 3.3+: the cursor outlives the trigger
+        ((key, cursor),) = cursors
+        assert job_name in cursor["fired"], (key, cursor)
+    assert not findings, findings
