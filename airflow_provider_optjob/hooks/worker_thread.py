@@ -18,10 +18,17 @@ may use that channel depends on the version:
 - Airflow 2: no channel; the work runs in a worker thread like any blocking call.
 
 So every blocking call of ours goes through :func:`run_in_worker_thread`, never ``asyncio.to_thread``.
+
+Handing a call to a thread costs the loop a fraction of a millisecond. When a triggerer starts a thousand of
+our triggers in one turn of its loop, a thousand hand-offs in that turn would stall it for the better part of
+a second; so at most :data:`CALLS_IN_THREADS_PER_LOOP` of our calls are in threads at once per event loop,
+and the others wait their turn, which costs the loop next to nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -29,10 +36,17 @@ if TYPE_CHECKING:
 
 _Result = TypeVar("_Result")
 
+#: How many of our blocking calls one event loop hands to worker threads at once.
+CALLS_IN_THREADS_PER_LOOP = 4
+
+_slots_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
 
 async def run_in_worker_thread(function: Callable[..., _Result], *args: Any) -> _Result:
     """
     Call ``function(*args)`` in a worker thread of the running loop's executor and return its result.
+
+    Waits for one of the loop's :data:`CALLS_IN_THREADS_PER_LOOP` slots first.
 
     Inside the call, Airflow's synchronous supervisor channel routes back to the waiting loop (see the
     module's docstring), so secret masking and connection lookups made there are safe.
@@ -42,4 +56,9 @@ async def run_in_worker_thread(function: Callable[..., _Result], *args: Any) -> 
     """
     from asgiref.sync import sync_to_async
 
-    return await sync_to_async(function, thread_sensitive=False)(*args)
+    loop = asyncio.get_running_loop()
+    slots = _slots_by_loop.get(loop)
+    if slots is None:
+        slots = _slots_by_loop[loop] = asyncio.Semaphore(CALLS_IN_THREADS_PER_LOOP)
+    async with slots:
+        return await sync_to_async(function, thread_sensitive=False)(*args)
