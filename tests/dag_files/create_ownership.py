@@ -28,9 +28,9 @@ ENTRYPOINT = "djl_python.huggingface"
 OPTIMIZATION_CONFIGS = [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}]
 
 
-@task(trigger_rule="all_done")
+@task(trigger_rule="all_done", multiple_outputs=False)
 def report(**context: Any) -> dict[str, Any]:
-    """Read what the create task pushed, as a downstream task would."""
+    """Read what the create task pushed, as a downstream task would (one XCom: Airflow 3.0 refuses a None one)."""
     ti = context["ti"]
     return {
         "job_name": ti.xcom_pull(task_ids="create", key="job_name"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -30,13 +31,22 @@ def run_dag_with_logs(capfd: pytest.CaptureFixture[str], dag_file: str, dag_id: 
     """
     Run a test DAG with ``dag.test()`` and return the run with everything its tasks logged.
 
-    ``dag.test()`` runs tasks in this process and Airflow 3 writes their (already redacted) task logs to
-    standard output, so the captured output is what the task log files would hold.
+    ``dag.test()`` runs tasks in this process. Airflow 3.1 and later write their (already redacted) task logs
+    to standard output, so the captured output is what the task log files would hold; Airflow 3.0 and 2 send
+    them through Python's logging, so the records logged during the run are added too.
     """
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(logging.Formatter().format(record))  # type: ignore[method-assign]
+    root = logging.getLogger()
     capfd.readouterr()
-    dag_run = run_dag(load_dag(dag_file, dag_id))
+    root.addHandler(handler)
+    try:
+        dag_run = run_dag(load_dag(dag_file, dag_id))
+    finally:
+        root.removeHandler(handler)
     out, err = capfd.readouterr()
-    return dag_run, out + err
+    return dag_run, "\n".join([out + err, *records])
 
 
 def error_lines(logs: str, limit: int = 6) -> str:

@@ -361,11 +361,9 @@ def test_deferrable_follows_the_default_deferrable_setting(monkeypatch, setting,
     assert operator.deferrable is expected
 
 
-#: Not yet passing on Airflow 3.0.x, where the all_done task fails after these endings (open, issue 11).
-AIRFLOW_3_0_OPEN = pytest.mark.xfail(
-    version("apache-airflow").startswith("3.0."),
-    reason="Airflow 3.0.x: the downstream all_done task fails after this ending (open, issue 11)",
-)
+AIRFLOW_3_0 = version("apache-airflow").startswith("3.0.")
+#: Airflow 3.0's ``dag.test()`` keeps no failed task's error where a test can read it (no stdout, no log record).
+DAG_TEST_LOGS_TASK_ERRORS = not AIRFLOW_3_0
 
 
 @pytest.mark.usefixtures("airflow_db")
@@ -378,8 +376,20 @@ class TestInRealAirflow:
         assert xcom_value(dag_run, "create", "job_name") == "lifecycle-deferred"
         assert sagemaker_emulator.control.call_counts()["CreateOptimizationJob"] == 1
 
-    @AIRFLOW_3_0_OPEN
-    @pytest.mark.parametrize("mode", ["deferrable", "worker"])
+    @pytest.mark.parametrize(
+        "mode",
+        [
+            pytest.param(
+                "deferrable",
+                marks=pytest.mark.xfail(
+                    AIRFLOW_3_0,
+                    reason="Airflow 3.0's dag.test() fails a task that its trigger's event fails, without the retry; "
+                    "a real 3.0 deployment retries it (tests/deployment/test_task_endings.py, failed_job)",
+                ),
+            ),
+            "worker",
+        ],
+    )
     def test_a_retry_after_a_failed_job_runs_a_new_job_and_downstream_follows_it(
         self, hook, optjob_aws_conn, sagemaker_emulator, mode
     ):
@@ -393,14 +403,14 @@ class TestInRealAirflow:
         assert hook.describe_optimization_job(job_name)["OptimizationJobStatus"] == "FAILED"
         assert tags_of(hook, f"{job_name}-r2")["airflow:dag_id"] == f"ownership_retried_{mode}"
 
-    @AIRFLOW_3_0_OPEN
     def test_a_foreign_job_fails_the_task_naming_its_owner(self, hook, optjob_aws_conn, sagemaker_emulator, capfd):
         create_as(hook, "ownership-foreign", OwnerTaskInstance(dag_id="someone-else"))
 
         dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, "ownership_foreign")
 
         assert task_states(dag_run) == {"create": "failed", "report": "success"}
-        assert "is owned by dag_id='someone-else'" in logs
+        if DAG_TEST_LOGS_TASK_ERRORS:
+            assert "is owned by dag_id='someone-else'" in logs
         assert hook.describe_optimization_job("ownership-foreign")["OptimizationJobStatus"] != "STOPPED"
 
     def test_adopt_attaches_to_a_foreign_job(self, hook, optjob_aws_conn, sagemaker_emulator):
@@ -425,15 +435,15 @@ class TestInRealAirflow:
         sent = hook.describe_optimization_job("config-jinja-native")["OptimizationConfigs"]
         assert sent == [{"ModelQuantizationConfig": {"OverrideEnvironment": {"OPTION_QUANTIZE": "awq"}}}]
 
-    @AIRFLOW_3_0_OPEN
     def test_a_template_rendered_to_a_string_fails_with_a_clear_message(
         self, optjob_aws_conn, sagemaker_emulator, capfd
     ):
         dag_run, logs = run_dag_with_logs(capfd, DAG_FILE, "config_jinja_string")
 
         assert task_states(dag_run) == {"create": "failed", "report": "success"}
-        assert "config field OptimizationConfigs must be a list of optimization configs, got str." in logs
-        assert "render_template_as_native_obj=True" in logs
+        if DAG_TEST_LOGS_TASK_ERRORS:
+            assert "config field OptimizationConfigs must be a list of optimization configs, got str." in logs
+            assert "render_template_as_native_obj=True" in logs
         assert sagemaker_emulator.control.call_counts().get("CreateOptimizationJob") is None
 
     def test_only_sensitive_environment_values_are_masked_in_task_logs(

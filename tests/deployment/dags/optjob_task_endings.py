@@ -2,7 +2,8 @@
 
 Each task creates its own job and waits for it, in the triggerer except ``worker_death``, which waits on its
 worker; the test then clears one, marks one failed and one success through the REST API, lets one reach its
-``max_wait``, and kills the waiting worker's task process. Job names come from the run's
+``max_wait``, and kills the waiting worker's task process. ``failed_job``'s job fails by itself: Airflow's
+retry must start a new job. Job names come from the run's
 ``dag_run.conf["tag"]`` (``deployment_jobs.job_name``).
 """
 
@@ -22,7 +23,7 @@ except ImportError:  # Airflow 2
 
 DAG_ID = "optjob_task_endings"
 #: One task per way of ending a deferred wait; the task id names the ending.
-ENDINGS = ("clear", "mark_failed", "mark_success", "max_wait", "worker_death")
+ENDINGS = ("clear", "mark_failed", "mark_success", "max_wait", "worker_death", "failed_job")
 MAX_WAIT_SECONDS = 20
 
 
@@ -41,7 +42,7 @@ with DAG(
             wait_for_completion=True,
             # The worker that dies must be waiting on the job itself; the others wait in the triggerer.
             deferrable=ending != "worker_death",
-            retries=1 if ending == "worker_death" else 0,
+            retries=1 if ending in {"worker_death", "failed_job"} else 0,
             retry_delay=timedelta(seconds=2),
             poke_interval=2,
             max_wait=MAX_WAIT_SECONDS if ending == "max_wait" else 600,
