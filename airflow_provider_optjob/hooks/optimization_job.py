@@ -19,7 +19,7 @@ from airflow_provider_optjob.hooks.connection_lookup import (
     missing_connection_error,
 )
 from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
-from airflow_provider_optjob.hooks.service_model import use_trimmed_service_data
+from airflow_provider_optjob.hooks.service_model import SERVICE, use_trimmed_service_data
 from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
 from airflow_provider_optjob.job.config import mask_environment_secrets
 from airflow_provider_optjob.job.model_name import default_model_name, validate_model_name
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 #: deadline-bounded retries on top, so a throttling storm cannot end a wait early.
 DEFAULT_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 
-_SERVICE = "sagemaker"
 _SERVICE_MODEL_FILES = ("service-2", "endpoint-rule-set-1")
 _SHARED_DATA_FILES = ("endpoints", "partitions", "_retry", "sdk-default-configuration")
 
@@ -81,7 +80,7 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
             region_name=region_name,
             verify=verify,
             config=config,
-            client_type=_SERVICE,
+            client_type=SERVICE,
         )
 
     @property
@@ -374,9 +373,9 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
             use_trimmed_service_data(loader)
             _preload_service_data(loader)
         return session.create_client(
-            _SERVICE,
+            SERVICE,
             region_name=self.region_name,
-            endpoint_url=self.conn_config.get_service_endpoint_url(service_name=_SERVICE),
+            endpoint_url=self.conn_config.get_service_endpoint_url(service_name=SERVICE),
             config=self.config,
             verify=self.verify,
         )
@@ -386,7 +385,7 @@ def _preload_service_data(loader: Any) -> None:
     """Load the files client creation reads into the loader's cache, so creation on the loop is quick."""
     for type_name in _SERVICE_MODEL_FILES:
         with suppress(DataNotFoundError):
-            loader.load_service_model(_SERVICE, type_name)
+            loader.load_service_model(SERVICE, type_name)
     for data_name in _SHARED_DATA_FILES:
         with suppress(DataNotFoundError):
             loader.load_data(data_name)

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_optjob.testing.airflow_env import airflow_major_version
 from airflow_provider_optjob.testing.control import EmulatorControl
 from airflow_provider_optjob.testing.deployment_config import (
     CONNECTION_STORES,
@@ -31,7 +32,6 @@ from airflow_provider_optjob.testing.deployment_config import (
     ConnectionStore,
     airflow_command,
     airflow_environment,
-    airflow_major_version,
     airflow_version,
     byte_compile_environment,
     connections_add_arguments,

@@ -18,6 +18,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_optjob.testing.airflow_env import airflow_major_version
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -55,11 +57,6 @@ CONNECTION_STORES: tuple[ConnectionStore, ...] = (METADB, SECRETS_BACKEND, ENV_V
 def airflow_version() -> str:
     """Return the installed ``apache-airflow`` version."""
     return version("apache-airflow")
-
-
-def airflow_major_version() -> int:
-    """Return the installed Airflow's major version (2 or 3)."""
-    return int(airflow_version().split(".")[0])
 
 
 def aws_connection(store: ConnectionStore, emulator_url: str) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from urllib.request import Request, urlopen
 import pytest
 
 from airflow_provider_optjob.compat import Asset
+from airflow_provider_optjob.testing.airflow_env import airflow_major_version
 from airflow_provider_optjob.testing.deployment import LocalDeployment
-from airflow_provider_optjob.testing.deployment_config import METADB, airflow_major_version
+from airflow_provider_optjob.testing.deployment_config import METADB
 from airflow_provider_optjob.testing.deployment_processes import wait_until
 
 if TYPE_CHECKING:
