@@ -383,8 +383,9 @@ class TestInRealAirflow:
                 "deferrable",
                 marks=pytest.mark.xfail(
                     AIRFLOW_3_0,
-                    reason="Airflow 3.0's dag.test() fails a task that its trigger's event fails, without the retry; "
-                    "a real 3.0 deployment retries it (tests/deployment/test_task_endings.py, failed_job)",
+                    reason="Airflow 3.0 counts the resume from a deferral as a try, so retries=1 is spent when the "
+                    "failed job's event arrives; a real 3.0 deployment does the same "
+                    "(tests/deployment/test_task_endings.py, failed_job)",
                 ),
             ),
             "worker",
