@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -236,6 +237,9 @@ class LocalDeployment(RunControl, TriggererControl):
                 raise RuntimeError(f"airflow {' '.join(commands[name])} failed:\n{outputs.get(name)}")
         self._check_connection_stores()
         wait_until(emulator_ready, 60, "the emulator to start", self._watched)
+        if "api-server" in self.components:
+            # Tasks reach Airflow 3 through the API server: a run triggered before it answers fails its first tasks.
+            wait_until(self._api_server_answers, self.startup_timeout, "the API server to answer", self._watched)
         self._timed("components and connections", started)
 
     def stop(self) -> None:
@@ -311,6 +315,13 @@ class LocalDeployment(RunControl, TriggererControl):
         misplaced = {store.conn_id for store in self.connection_stores if store != METADB} & in_database
         if METADB.conn_id not in in_database or misplaced:
             raise RuntimeError(f"unexpected connections in the metadata DB: {sorted(in_database)}")
+
+    def _api_server_answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=5) as response:
+                return bool(response.status == 200)
+        except OSError:  # not listening yet, or not ready (URLError and HTTPError are OSErrors)
+            return False
 
     def _start_emulator(self) -> Callable[[], bool]:
         port = free_port()
