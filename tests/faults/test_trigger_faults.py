@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,6 +15,9 @@ from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizat
 from tests.faults.matrix import TRIGGER, Row
 from tests.faults.runs import describe_calls
 from tests.job_requests import job_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: botocore's attempt limit under the hook's default client config.
 BOTOCORE_MAX_ATTEMPTS = 3
@@ -43,6 +47,29 @@ def rebuilt(trigger: SageMakerOptimizationJobTrigger) -> SageMakerOptimizationJo
     class_path, kwargs = trigger.serialize()
     assert class_path == "airflow_provider_optjob.triggers.optimization_job.SageMakerOptimizationJobTrigger"
     return SageMakerOptimizationJobTrigger(**json.loads(json.dumps(kwargs)))
+
+
+async def cancel_once(
+    trigger: SageMakerOptimizationJobTrigger, condition: Callable[[], bool], within: float = 30.0
+) -> list[dict[str, Any]]:
+    """Run a trigger until ``condition`` (a blocking check, run in a thread) holds; cancel it as a triggerer does."""
+    seen: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        async for event in trigger.run():
+            seen.append(event.payload)
+
+    task = asyncio.create_task(run())
+    deadline = time.monotonic() + within
+    for _ in itertools.count():
+        if await asyncio.to_thread(condition):
+            break
+        assert time.monotonic() < deadline, f"still not true after {within} s"
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return seen
 
 
 async def cancel_after(trigger: SageMakerOptimizationJobTrigger, seconds: float) -> list[dict[str, Any]]:
@@ -97,7 +124,8 @@ async def test_a_full_minute_of_throttling_then_success(row, hook, control):
         pytest.param(
             Row(
                 TRIGGER,
-                "triggerer restarts mid-wait: the trigger is cancelled after 0.5 s and rebuilt from serialize()",
+                "triggerer restarts mid-wait: the trigger is cancelled after its second Describe and rebuilt from "
+                "serialize()",
                 "rebuilt trigger keeps the original deadline, carries on and fires `success`; no client leaks",
             ),
             id="restart-mid-wait",
@@ -105,12 +133,13 @@ async def test_a_full_minute_of_throttling_then_success(row, hook, control):
     ],
 )
 async def test_trigger_rebuilt_after_a_triggerer_restart_continues(row, hook, control):
-    control.script_job("restarted-wait", final_status="COMPLETED", inprogress_seconds=1.5)
+    control.script_job("restarted-wait", final_status="COMPLETED", inprogress_seconds=600)
     hook.create_optimization_job(job_config("restarted-wait"))
-    original = trigger_for("restarted-wait", end_time=time.time() + 30)
+    original = trigger_for("restarted-wait", end_time=time.time() + 60)
 
-    events_before_restart = await cancel_after(original, 0.5)
+    events_before_restart = await cancel_once(original, lambda: describe_calls(control) >= 2)
     calls_before_restart = describe_calls(control)
+    control.complete_job("restarted-wait")
     again = rebuilt(original)
     events = await events_of(again, within=20)
 
