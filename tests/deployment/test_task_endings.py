@@ -118,7 +118,14 @@ def test_clear_mark_failed_mark_success_max_wait_and_worker_death_mid_wait(deplo
                 "the cleared task to defer again, the max_wait task to fail, the killed and failed-job tasks to retry",
                 deployment.check_alive,
             )
-            # The triggers of the ended tasks are cancelled by now; a stop would have been sent at once.
+            if on_kill_reaches_triggers():  # the trigger reads the task's state first, then stops the job
+                watcher.wait_for(
+                    lambda _: scenario.job_statuses(deployment).get(jobs["mark_failed"]) in STOPPED,
+                    60,
+                    "the marked-failed task's job to be stopped",
+                    deployment.check_alive,
+                )
+            # The triggers of the ended tasks are cancelled by now: time for a wrong stop to show.
             time.sleep(5)
             statuses_before_completion = scenario.job_statuses(deployment)
             control.complete_job(jobs["clear"])
