@@ -128,16 +128,21 @@ def make_plan() -> Plan:
     return plan
 
 
-def prepare_jobs(deployment: LocalDeployment, plan: Plan) -> None:
-    """Hold every job of the plan running; create the sensors' jobs (the create tasks make their own)."""
-    control = deployment.emulator
-    client: Any = boto3.session.Session().client(
+def setup_client(deployment: LocalDeployment) -> Any:
+    """A boto3 ``sagemaker`` client on the deployment's emulator, with keys of no connection store (test setup)."""
+    return boto3.session.Session().client(
         "sagemaker",
         endpoint_url=deployment.emulator_url,
         region_name="us-east-1",
         aws_access_key_id="AKIATESTSETUP",
         aws_secret_access_key="test-setup",
     )
+
+
+def prepare_jobs(deployment: LocalDeployment, plan: Plan) -> None:
+    """Hold every job of the plan running; create the sensors' jobs (the create tasks make their own)."""
+    control = deployment.emulator
+    client = setup_client(deployment)
     for task_id, name in plan.jobs.items():
         control.script_job(name, final_status="COMPLETED", phases=HELD_PHASES)
         if task_id in plan.sensor_tasks:

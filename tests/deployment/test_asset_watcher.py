@@ -15,7 +15,6 @@ import secrets
 import time
 from typing import Any
 
-import boto3
 import pytest
 
 from airflow_provider_optjob.testing.airflow_env import airflow_major_version
@@ -78,13 +77,7 @@ def test_a_job_finished_outside_airflow_runs_the_event_driven_dag_once(deploymen
         wait_until(lambda: list_calls(deployment) >= 2, TIMEOUT, "the event trigger to poll", watched)
 
         deployment.emulator.script_job(job_name, "COMPLETED", phases=[("STARTING", 1.0), ("INPROGRESS", 2.0)])
-        client: Any = boto3.session.Session().client(
-            "sagemaker",
-            endpoint_url=deployment.emulator_url,
-            region_name="us-east-1",
-            aws_access_key_id="AKIATESTSETUP",
-            aws_secret_access_key="test-setup",
-        )
+        client = scenario.setup_client(deployment)
         client.create_optimization_job(**job_config(job_name))
 
         wait_until(lambda: bool(asset_events(deployment, dag.ASSET_NAME)), TIMEOUT, "the asset event", watched)

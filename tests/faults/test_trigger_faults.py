@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from airflow_provider_optjob.hooks.shared_async_client import shared_client_coun
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from tests.faults.matrix import TRIGGER, Row
 from tests.faults.runs import describe_calls
+from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
 
 if TYPE_CHECKING:
@@ -60,12 +60,7 @@ async def cancel_once(
             seen.append(event.payload)
 
     task = asyncio.create_task(run())
-    deadline = time.monotonic() + within
-    for _ in itertools.count():
-        if await asyncio.to_thread(condition):
-            break
-        assert time.monotonic() < deadline, f"still not true after {within} s"
-        await asyncio.sleep(0.02)
+    await eventually(condition, within)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.job.outcome import OUTCOME_KEYS
 from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
@@ -30,6 +29,7 @@ except ImportError:  # Airflow 2: only the import test below runs
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
     from airflow_provider_optjob.testing.control import EmulatorControl
 
 POLL_INTERVAL = 0.2
@@ -62,26 +62,6 @@ class BlockingAssetStateStore:
 
     def set(self, key: str, value: Any) -> None:
         self.values[key] = json.dumps(value)
-
-
-@pytest.fixture
-def control(optjob_aws_conn: str, sagemaker_emulator: Any) -> EmulatorControl:
-    emulator_control: EmulatorControl = sagemaker_emulator.control
-    return emulator_control
-
-
-@pytest.fixture
-def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
-    return SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
-
-
-@pytest.fixture
-def long_jobs(control: EmulatorControl):
-    """New jobs stay INPROGRESS until the test finishes them."""
-    before = control.configure()
-    control.configure(inprogress_seconds=600)
-    yield
-    control.configure(**before)
 
 
 def trigger(**overrides: Any) -> SageMakerOptimizationJobEventTrigger:

@@ -54,31 +54,11 @@ class _WaitingFor(logging.Filter):
 
 
 @pytest.fixture
-def control(optjob_aws_conn: str, sagemaker_emulator: Any) -> EmulatorControl:
-    emulator_control: EmulatorControl = sagemaker_emulator.control
-    return emulator_control
-
-
-@pytest.fixture
-def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
-    return SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
-
-
-@pytest.fixture
 def log_context(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Captured records carry ``waiting_for``: the job of the trigger task that wrote them."""
     caplog.handler.addFilter(_WaitingFor())
     caplog.set_level(logging.INFO)
     return caplog
-
-
-@pytest.fixture
-def long_jobs(control: EmulatorControl):
-    """New jobs stay INPROGRESS until the test finishes them."""
-    before = control.configure()
-    control.configure(inprogress_seconds=600)
-    yield
-    control.configure(**before)
 
 
 def create_jobs(hook: SageMakerOptimizationJobHook, names: Iterable[str]) -> list[str]:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from tests.job_requests import job_config
 
@@ -43,11 +42,6 @@ async def single_payload(trigger: SageMakerOptimizationJobTrigger) -> dict[str, 
     assert len(events) == 1
     payload: dict[str, Any] = events[0].payload
     return payload
-
-
-@pytest.fixture
-def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
-    return SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
 
 
 class TestSerialization:
