@@ -18,6 +18,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography.fernet import Fernet
+
 from airflow_provider_optjob.testing.airflow_env import airflow_major_version
 
 if TYPE_CHECKING:
@@ -159,6 +161,10 @@ def airflow_environment(
             "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
             "AIRFLOW__API__WORKERS": "1",
+            # One key for every process: left to Airflow, each process that starts before airflow.cfg exists
+            # writes one with a random key of its own, and the metadata DB's connections are then encrypted with a
+            # key that the API server or the triggerer may not have.
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
             "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.token_hex(32),

@@ -8,6 +8,7 @@ job time stays short: the jobs end a few seconds after the last task has deferre
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import secrets
 import sys
@@ -239,8 +240,21 @@ def task_log_errors(deployment: LocalDeployment, limit: int = 8) -> list[str]:
             if any(p in line for p in TASK_ERROR_PATTERNS)
         ]
         source = path.relative_to(deployment.home / "logs").as_posix()
-        hits += [f"{source}: {line.strip()[:400]}" for line in lines[:limit]]
+        hits += [f"{source}: {error_summary(line)[:400]}" for line in lines[:limit]]
     return hits
+
+
+def error_summary(line: str) -> str:
+    """A structured (JSON) log line as its event and the exception it carries; any other line as it is."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line.strip()
+    if not isinstance(record, dict):
+        return line.strip()
+    details = record.get("error_detail") or []
+    exceptions = [f"{item.get('exc_type')}: {item.get('exc_value')}" for item in details if isinstance(item, dict)]
+    return " | ".join([str(record.get("event", "")), *exceptions])
 
 
 def collect_findings(

@@ -63,7 +63,6 @@ def test_deferrable_tasks_through_every_connection_store(deployment_factory):
         )
         rows = scenario.verdict(TEST_NAME, deployment, plan, observation, findings)
         failed = any(row.result != "PASS" for row in rows)
-        deployment.keep_home |= failed
         wall = time.monotonic() - started
         details = scenario.details(plan, observation, findings)
         details |= {"timeline": timeline, "startup_seconds": deployment.timings}
@@ -72,8 +71,6 @@ def test_deferrable_tasks_through_every_connection_store(deployment_factory):
             print(f"  {seconds:>6.1f} s  {event}")
         scenario.print_notable(findings)
         write_json(TEST_NAME, rows, wall, details)
-        if deployment.keep_home:
-            print(f"Airflow home and logs kept in {deployment.home}")
 
         assert not failed, "\n".join(f"{row.store}: {row.reason}" for row in rows if row.result != "PASS")
         scenario.expect_no_blocked_loop(deployment)

@@ -140,7 +140,6 @@ def test_triggers_move_to_another_triggerer(deployment_factory, failure):
         }
         rows = scenario.verdict(test_name, deployment, plan, observation, findings, moves)
         failed = any(row.result != "PASS" for row in rows)
-        deployment.keep_home |= failed
         wall = time.monotonic() - started
         details = scenario.details(plan, observation, findings)
         details |= {"timeline": timeline, "startup_seconds": deployment.timings}
@@ -149,7 +148,5 @@ def test_triggers_move_to_another_triggerer(deployment_factory, failure):
             print(f"  {seconds:>6.1f} s  {event}")
         scenario.print_notable(findings)
         write_json(test_name, rows, wall, details)
-        if deployment.keep_home:
-            print(f"Airflow home and logs kept in {deployment.home}")
 
     assert not failed, "\n".join(f"{row.store}: {row.reason}" for row in rows if row.result != "PASS")
