@@ -31,6 +31,8 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow_provider_optjob.hooks.supervisor_exchange import finish_exchange
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -46,7 +48,9 @@ async def run_in_worker_thread(function: Callable[..., _Result], *args: Any) -> 
     """
     Call ``function(*args)`` in a worker thread of the running loop's executor and return its result.
 
-    Waits for one of the loop's :data:`CALLS_IN_THREADS_PER_LOOP` slots first.
+    Waits for one of the loop's :data:`CALLS_IN_THREADS_PER_LOOP` slots first. Once started, the call runs to
+    its end even if the caller is cancelled (see :mod:`~airflow_provider_optjob.hooks.supervisor_exchange`),
+    and keeps its slot until then.
 
     Inside the call, Airflow's synchronous supervisor channel routes back to the waiting loop (see the
     module's docstring), so secret masking and connection lookups made there are safe.
@@ -60,5 +64,7 @@ async def run_in_worker_thread(function: Callable[..., _Result], *args: Any) -> 
     slots = _slots_by_loop.get(loop)
     if slots is None:
         slots = _slots_by_loop[loop] = asyncio.Semaphore(CALLS_IN_THREADS_PER_LOOP)
-    async with slots:
-        return await sync_to_async(function, thread_sensitive=False)(*args)
+    await slots.acquire()
+    call = asyncio.ensure_future(sync_to_async(function, thread_sensitive=False)(*args))
+    call.add_done_callback(lambda _: slots.release())
+    return await finish_exchange(call)

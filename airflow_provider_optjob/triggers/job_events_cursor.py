@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_optjob.hooks.supervisor_exchange import finish_exchange
 from airflow_provider_optjob.job.status import TERMINAL_STATUSES
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ class CursorStore:
         stored = None
         if self._store is not None:
             try:
-                stored = await self._store.aget(self.key, default=None)
+                stored = await finish_exchange(self._store.aget(self.key, default=None))
             except ValueError as error:  # the trigger watches several assets: no single place to keep it
                 self._give_up(error)
         cursor = JobEventCursor.from_json(stored)
@@ -151,7 +152,7 @@ class CursorStore:
         if self._store is None:
             return
         try:
-            await self._store.aset(self.key, cursor.to_json())
+            await finish_exchange(self._store.aset(self.key, cursor.to_json()))
         except ValueError as error:
             self._give_up(error)
 

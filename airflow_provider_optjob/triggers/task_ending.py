@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_optjob.hooks.supervisor_exchange import finish_exchange
+
 #: The task instance states that mean a person ended the task and wants its job stopped.
 STATES_THAT_STOP_THE_JOB = frozenset({"failed"})
 
@@ -46,12 +48,14 @@ async def _task_instance_state(task_instance: Any) -> str | None:
     if comms is None:
         raise RuntimeError("no channel to the triggerer's supervisor in this process")
     map_index = task_instance.map_index
-    response = await comms.asend(
-        GetTaskStates(
-            dag_id=task_instance.dag_id,
-            task_ids=[task_instance.task_id],
-            run_ids=[task_instance.run_id],
-            map_index=map_index,
+    response = await finish_exchange(
+        comms.asend(
+            GetTaskStates(
+                dag_id=task_instance.dag_id,
+                task_ids=[task_instance.task_id],
+                run_ids=[task_instance.run_id],
+                map_index=map_index,
+            )
         )
     )
     states_by_task = response.task_states.get(task_instance.run_id, {})

@@ -56,3 +56,39 @@ async def test_an_error_in_the_call_is_raised_and_frees_its_slot():
         with pytest.raises(LookupError, match="no such thing"):
             await run_in_worker_thread(failing)
     assert await run_in_worker_thread(len, "free") == 4
+
+
+async def test_a_cancelled_caller_lets_the_started_call_finish_and_keep_its_slot_until_then():
+    first_started = threading.Event()
+    release_first = threading.Event()
+    first_finished = threading.Event()
+    release_others = threading.Event()
+    lock = threading.Lock()
+    others_started = 0
+
+    def first() -> None:
+        first_started.set()
+        release_first.wait(5)
+        first_finished.set()
+
+    def other() -> None:
+        nonlocal others_started
+        with lock:
+            others_started += 1
+        release_others.wait(5)
+
+    caller = asyncio.create_task(run_in_worker_thread(first))
+    assert await asyncio.to_thread(first_started.wait, 5)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    others = asyncio.gather(*(run_in_worker_thread(other) for _ in range(CALLS_IN_THREADS_PER_LOOP)))
+    await asyncio.sleep(0.2)
+    assert others_started == CALLS_IN_THREADS_PER_LOOP - 1  # the cancelled caller's call still holds a slot
+    release_first.set()
+    assert await asyncio.to_thread(first_finished.wait, 5)
+    await asyncio.sleep(0.2)
+    assert others_started == CALLS_IN_THREADS_PER_LOOP
+    release_others.set()
+    await others
