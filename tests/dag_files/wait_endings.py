@@ -1,7 +1,8 @@
 """DAGs whose wait can end every way, each followed by an ``all_done`` task that reports the ending it read.
 
 ``endings_<component>`` has a task ``wait`` that waits on the job ``endings-<component>`` (sensors wait on a job
-the test creates; create operators create it), 8 s at most, taking "not found" for 0.5 s. Components: the sensor
+the test creates; create operators create it), 8 s at most, taking "not found" for 0.5 s; ``missing_<component>``
+waits on the same job for 300 s, for a job that never appears. Components: the sensor
 in each mode (``sensor_deferrable``, ``sensor_poke``, ``sensor_reschedule``, and ``sensor_poke_soft_fail``),
 and the create operator waiting in the triggerer (``create_deferrable``) or on the worker (``create_worker``).
 The downstream task ``report`` returns ``{"wait_ending": ..., "job_result": ...}`` as ``xcom_pull`` found them.
@@ -23,6 +24,7 @@ except ImportError:  # Airflow 2
     from airflow.decorators import task  # type: ignore[attr-defined,no-redef,unused-ignore]
 
 WAIT_SECONDS = 8
+MISSING_JOB_WAIT_SECONDS = 300
 POKE_SECONDS = 0.2
 GRACE_SECONDS = 0.5
 SENSORS: dict[str, dict[str, Any]] = {
@@ -49,15 +51,17 @@ def job_name(component: str) -> str:
     return f"endings-{component.replace('_', '-')}"
 
 
-def endings_dag(component: str) -> DAG:
-    with DAG(dag_id=f"endings_{component}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+def endings_dag(component: str, dag_id_prefix: str = "endings", wait_seconds: float = WAIT_SECONDS) -> DAG:
+    """The DAG ``<dag_id_prefix>_<component>``, whose ``wait`` gives up after ``wait_seconds``."""
+    dag_id = f"{dag_id_prefix}_{component}"
+    with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
         wait: Any
         if component in SENSORS:
             wait = SageMakerOptimizationJobSensor(
                 task_id="wait",
                 job_name=job_name(component),
                 poke_interval=POKE_SECONDS,
-                timeout=WAIT_SECONDS,
+                timeout=wait_seconds,
                 not_found_grace_period=GRACE_SECONDS,
                 **SENSORS[component],
             )
@@ -66,7 +70,7 @@ def endings_dag(component: str) -> DAG:
                 task_id="wait",
                 config=job_config(job_name(component)),
                 poke_interval=POKE_SECONDS,
-                max_wait=WAIT_SECONDS,
+                max_wait=wait_seconds,
                 not_found_grace_period=GRACE_SECONDS,
                 **CREATES[component],
             )
@@ -76,3 +80,6 @@ def endings_dag(component: str) -> DAG:
 
 for _component in (*SENSORS, *CREATES):
     globals()[f"endings_{_component}"] = endings_dag(_component)
+    # For a job that never appears: its wait must end on the grace period, however late the first look comes
+    # on a busy machine, so the deadline is far.
+    globals()[f"missing_{_component}"] = endings_dag(_component, "missing", MISSING_JOB_WAIT_SECONDS)

@@ -45,8 +45,8 @@ def start_job(component: str, hook: SageMakerOptimizationJobHook, control: Any, 
         hook.create_optimization_job(job_config(job_name(component)))
 
 
-def run(component: str) -> Any:
-    return run_dag(load_dag("wait_endings.py", f"endings_{component}"))
+def run(component: str, dag_id_prefix: str = "endings") -> Any:
+    return run_dag(load_dag("wait_endings.py", f"{dag_id_prefix}_{component}"))
 
 
 def reported(dag_run: Any) -> Any:
@@ -151,7 +151,7 @@ def test_not_found_ending_reaches_downstream(component, control):
     if component.startswith("create"):
         control.add_fault("not_found_after_create", "DescribeOptimizationJob", after_create_seconds=600)
 
-    dag_run = run(component)
+    dag_run = run(component, "missing")
 
     assert task_states(dag_run) == {"wait": "failed", "report": "success"}
     seen = reported(dag_run)
