@@ -15,7 +15,7 @@ secrets, and masking talks to the triggerer's supervisor; so the reading happens
   metadata DB query or a secrets backend call that blocks, so it too belongs in a worker thread.
 
 A lookup runs to its end even if its trigger is cancelled meanwhile
-(:mod:`~airflow_provider_optjob.hooks.supervisor_exchange` says why). The lookups of one event loop run one
+(:mod:`~airflow_provider_optjob.hooks.run_to_completion` says why). The lookups of one event loop run one
 at a time, so that one trigger's masking on the loop's thread never
 meets another's lookup in a secrets backend's worker thread (Airflow runs backends that have no async
 method in a thread, and their masking from there takes the same lock).
@@ -32,7 +32,7 @@ from typing import Any
 
 from airflow_provider_optjob.compat import AirflowNotFoundException
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
-from airflow_provider_optjob.hooks.supervisor_exchange import finish_exchange
+from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
 from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
 
 _lookup_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -106,7 +106,7 @@ async def aget_connection_settings(hook_class: type[Any], conn_id: str) -> Conne
     :param conn_id: the connection id.
     :raises OptimizationJobConnectionError: no connection has that id.
     """
-    return await finish_exchange(_look_up_in_turn(hook_class, conn_id))
+    return await run_to_completion(_look_up_in_turn(hook_class, conn_id))
 
 
 async def _look_up_in_turn(hook_class: type[Any], conn_id: str) -> ConnectionSettings:

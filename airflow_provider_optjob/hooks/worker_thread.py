@@ -31,7 +31,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_optjob.hooks.supervisor_exchange import finish_exchange
+from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,7 +49,7 @@ async def run_in_worker_thread(function: Callable[..., _Result], *args: Any) -> 
     Call ``function(*args)`` in a worker thread of the running loop's executor and return its result.
 
     Waits for one of the loop's :data:`CALLS_IN_THREADS_PER_LOOP` slots first. Once started, the call runs to
-    its end even if the caller is cancelled (see :mod:`~airflow_provider_optjob.hooks.supervisor_exchange`),
+    its end even if the caller is cancelled (see :mod:`~airflow_provider_optjob.hooks.run_to_completion`),
     and keeps its slot until then.
 
     Inside the call, Airflow's synchronous supervisor channel routes back to the waiting loop (see the
@@ -67,4 +67,4 @@ async def run_in_worker_thread(function: Callable[..., _Result], *args: Any) -> 
     await slots.acquire()
     call = asyncio.ensure_future(sync_to_async(function, thread_sensitive=False)(*args))
     call.add_done_callback(lambda _: slots.release())
-    return await finish_exchange(call)
+    return await run_to_completion(call)

@@ -17,6 +17,7 @@ from airflow_provider_optjob.hooks.api_errors import (
     classify_api_error,
     describe_failure_message,
 )
+from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
 from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
 from airflow_provider_optjob.job.completion import event_payload
 from airflow_provider_optjob.job.outcome import build_job_outcome
@@ -149,6 +150,10 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         """
         if not self.stop_job_on_kill:
             return
+        # Airflow cancels an on_kill still running at its next state sync: the stop, once decided, goes on.
+        await run_to_completion(self._stop_job_if_a_person_ended_the_task())
+
+    async def _stop_job_if_a_person_ended_the_task(self) -> None:
         ended, why = await task_ended_by_a_person(self)
         if not ended:
             self.log.info("Not stopping optimization job %s: %s", self.job_name, why)

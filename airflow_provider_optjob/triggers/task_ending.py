@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_optjob.hooks.supervisor_exchange import finish_exchange
+from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
 
 #: The task instance states that mean a person ended the task and wants its job stopped.
 STATES_THAT_STOP_THE_JOB = frozenset({"failed"})
@@ -48,7 +48,7 @@ async def _task_instance_state(task_instance: Any) -> str | None:
     if comms is None:
         raise RuntimeError("no channel to the triggerer's supervisor in this process")
     map_index = task_instance.map_index
-    response = await finish_exchange(
+    response = await run_to_completion(
         comms.asend(
             GetTaskStates(
                 dag_id=task_instance.dag_id,

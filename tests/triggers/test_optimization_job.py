@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import json
 import time
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
+from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
 
 if TYPE_CHECKING:
@@ -194,6 +196,39 @@ class TestRun:
 
         assert hook.describe_optimization_job("owned-job")["OptimizationJobStatus"] not in {"STOPPING", "STOPPED"}
         assert sagemaker_emulator.control.call_counts().get("StopOptimizationJob") is None
+
+    @pytest.mark.skipif(
+        importlib.util.find_spec("airflow.sdk.execution_time") is None, reason="the Task SDK channel is Airflow 3's"
+    )
+    async def test_a_decided_stop_survives_the_cancellation_of_on_kill(
+        self, hook, optjob_aws_conn, sagemaker_emulator, monkeypatch
+    ):
+        # Airflow 3.3 cancels an on_kill still running at its next state sync, about a second later. The
+        # triggerer's channel exists only in a triggerer (tests/deployment runs the real one); here a stand-in
+        # answers the state read with "failed", and on_kill is cancelled as soon as it has read it.
+        from airflow.sdk.execution_time import task_runner
+
+        state_read = asyncio.Event()
+
+        class MarkedFailedChannel:
+            async def asend(self, message: Any) -> Any:
+                state_read.set()
+                return SimpleNamespace(task_states={"r": {"t": "failed"}})
+
+        monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", MarkedFailedChannel(), raising=False)
+        sagemaker_emulator.control.script_job("marked-failed-job", inprogress_seconds=120)
+        hook.create_optimization_job(job_config("marked-failed-job"))
+        trigger = make_trigger(optjob_aws_conn, "marked-failed-job", stop_job_on_kill=True)
+        trigger.task_instance = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1)  # type: ignore[assignment]
+
+        on_kill = asyncio.create_task(trigger.on_kill())
+        await state_read.wait()
+        on_kill.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await on_kill
+
+        await eventually(lambda: sagemaker_emulator.control.call_counts().get("StopOptimizationJob") == 1)
+        assert hook.describe_optimization_job("marked-failed-job")["OptimizationJobStatus"] in {"STOPPING", "STOPPED"}
 
     async def test_on_kill_leaves_a_job_it_does_not_own(self, hook, optjob_aws_conn, sagemaker_emulator):
         sagemaker_emulator.control.script_job("watched-job", inprogress_seconds=120)

@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from airflow_provider_optjob.hooks.supervisor_exchange import finish_exchange
+from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
 
 
 class LockedChannel:
@@ -35,7 +35,7 @@ async def test_a_cancelled_caller_leaves_no_response_unread():
     channel = LockedChannel()
 
     async def trigger() -> int:
-        return await finish_exchange(channel.send())
+        return await run_to_completion(channel.send())
 
     cancelled = asyncio.create_task(trigger())
     await channel.in_flight.wait()  # the request is written, its response not yet read
@@ -69,7 +69,7 @@ async def test_the_caller_stops_waiting_at_once_and_the_exchange_ends_later():
         finished.set()
         return "done"
 
-    caller = asyncio.create_task(finish_exchange(slow_exchange()))
+    caller = asyncio.create_task(run_to_completion(slow_exchange()))
     await started.wait()
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -86,9 +86,9 @@ async def test_results_and_errors_reach_a_caller_that_waits(caplog):
     async def refuse() -> None:
         raise LookupError("no such connection")
 
-    assert await finish_exchange(answer()) == 42
+    assert await run_to_completion(answer()) == 42
     with pytest.raises(LookupError, match="no such connection"):
-        await finish_exchange(refuse())
+        await run_to_completion(refuse())
 
 
 async def test_an_abandoned_exchange_error_is_not_logged_as_never_retrieved(caplog):
@@ -98,7 +98,7 @@ async def test_an_abandoned_exchange_error_is_not_logged_as_never_retrieved(capl
         await gate.wait()
         raise LookupError("late failure")
 
-    caller = asyncio.create_task(finish_exchange(failing_later()))
+    caller = asyncio.create_task(run_to_completion(failing_later()))
     await asyncio.sleep(0)
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
