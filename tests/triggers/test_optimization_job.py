@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import importlib.util
 import json
 import time
 from types import SimpleNamespace
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_optjob.testing.airflow_env import airflow_major_version
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
@@ -197,9 +197,7 @@ class TestRun:
         assert hook.describe_optimization_job("owned-job")["OptimizationJobStatus"] not in {"STOPPING", "STOPPED"}
         assert sagemaker_emulator.control.call_counts().get("StopOptimizationJob") is None
 
-    @pytest.mark.skipif(
-        importlib.util.find_spec("airflow.sdk.execution_time") is None, reason="the Task SDK channel is Airflow 3's"
-    )
+    @pytest.mark.skipif(airflow_major_version() < 3, reason="the Task SDK channel is Airflow 3's")
     async def test_a_decided_stop_survives_the_cancellation_of_on_kill(
         self, hook, optjob_aws_conn, sagemaker_emulator, monkeypatch
     ):
