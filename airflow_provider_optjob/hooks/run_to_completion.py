@@ -8,8 +8,10 @@ Two kinds of work of ours go on after their trigger is cancelled:
   response unread. The next exchange, often the runner's own state sync, then reads that response instead of
   its own, raises "Response read out of order", and the trigger runner dies with every trigger of the
   deployment. Airflow 3.3 matches responses to requests by id. So every exchange of ours (a connection
-  lookup, a blocking call in a worker thread that may mask secrets, a read of the task's state, the asset
-  state store) runs to its end.
+  lookup, a blocking call in a worker thread that may mask secrets, a read of the task's state) runs to
+  its end. The event trigger's asset state store is left out: Airflow has it on 3.3 only, and on 3.3.0 and
+  3.3.1 it is reached through the greenback portal of the trigger's own task, which a task of its own
+  would not have.
 - **Stopping a job from** ``on_kill``. Airflow 3.3 cancels a trigger that a person ended, then awaits its
   ``on_kill``; it sends the same cancellation again at its next state sync, about a second later, which
   cancels an ``on_kill`` still running. A stop that was decided must still reach SageMaker.

@@ -21,7 +21,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
 from airflow_provider_optjob.job.status import TERMINAL_STATUSES
 
 log = logging.getLogger(__name__)
@@ -134,7 +133,7 @@ class CursorStore:
         stored = None
         if self._store is not None:
             try:
-                stored = await run_to_completion(self._store.aget(self.key, default=None))
+                stored = await self._store.aget(self.key, default=None)
             except ValueError as error:  # the trigger watches several assets: no single place to keep it
                 self._give_up(error)
         cursor = JobEventCursor.from_json(stored)
@@ -152,7 +151,7 @@ class CursorStore:
         if self._store is None:
             return
         try:
-            await run_to_completion(self._store.aset(self.key, cursor.to_json()))
+            await self._store.aset(self.key, cursor.to_json())
         except ValueError as error:
             self._give_up(error)
 
