@@ -37,7 +37,13 @@ class AirflowAlreadyImportedError(RuntimeError):
 
 def airflow_major_version() -> int:
     """Return the installed Airflow's major version (2 or 3), read from package metadata without importing it."""
-    return int(version("apache-airflow").split(".")[0])
+    return airflow_minor_version()[0]
+
+
+def airflow_minor_version() -> tuple[int, int]:
+    """Return the installed Airflow's (major, minor) version, read from package metadata without importing it."""
+    major, minor = version("apache-airflow").split(".")[:2]
+    return int(major), int(minor)
 
 
 def configured_home() -> Path | None:

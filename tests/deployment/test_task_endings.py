@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from airflow_provider_optjob.testing.airflow_env import airflow_major_version
+from airflow_provider_optjob.testing.airflow_env import airflow_major_version, airflow_minor_version
 from tests.deployment import scenario
 
 pytestmark = [
@@ -65,10 +65,7 @@ def airflow_3_0() -> bool:
 
 def on_kill_reaches_triggers() -> bool:
     """Whether this Airflow's triggerer calls ``BaseTrigger.on_kill`` when it cancels a trigger (3.3 on)."""
-    from importlib.metadata import version
-
-    major, minor = (int(part) for part in version("apache-airflow").split(".")[:2])
-    return (major, minor) >= (3, 3)
+    return airflow_minor_version() >= (3, 3)
 
 
 def test_clear_mark_failed_mark_success_max_wait_and_worker_death_mid_wait(deployment_factory):

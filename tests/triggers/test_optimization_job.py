@@ -4,12 +4,12 @@ import asyncio
 import importlib
 import json
 import time
-from importlib.metadata import version
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_optjob.testing.airflow_env import airflow_minor_version
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
@@ -17,7 +17,6 @@ from tests.job_requests import job_config
 if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent
 
-AIRFLOW_VERSION = tuple(int(part) for part in version("apache-airflow").split(".")[:2])
 CLASS_PATH = "airflow_provider_optjob.triggers.optimization_job.SageMakerOptimizationJobTrigger"
 
 
@@ -199,7 +198,8 @@ class TestRun:
         assert sagemaker_emulator.control.call_counts().get("StopOptimizationJob") is None
 
     @pytest.mark.skipif(
-        AIRFLOW_VERSION < (3, 3), reason="Airflow calls a trigger's on_kill from 3.3 on (and masks through send before)"
+        airflow_minor_version() < (3, 3),
+        reason="Airflow calls a trigger's on_kill from 3.3 on (and masks through send before)",
     )
     async def test_a_decided_stop_survives_the_cancellation_of_on_kill(
         self, hook, optjob_aws_conn, sagemaker_emulator, monkeypatch
