@@ -64,8 +64,9 @@ def emulator(optjob_aws_conn, sagemaker_emulator):
 
 async def test_a_trigger_started_after_the_keys_rotated_uses_the_new_keys(emulator, monkeypatch, hook_for):
     control = emulator.control
-    for name in ("before-rotation", "after-rotation"):
-        control.script_job(name, "COMPLETED", starting_seconds=0, inprogress_seconds=5)
+    names = ("before-rotation", "after-rotation")
+    for name in names:
+        control.script_job(name, "COMPLETED", starting_seconds=0, inprogress_seconds=3600)
         hook_for(None).create_optimization_job(job_config(name))
     set_connection(monkeypatch, "optjob_rotating", emulator.url, login="AKIAOLDKEY")
     first = asyncio.create_task(final_payload(waiting_trigger("optjob_rotating", "before-rotation")))
@@ -75,6 +76,8 @@ async def test_a_trigger_started_after_the_keys_rotated_uses_the_new_keys(emulat
     second = asyncio.create_task(final_payload(waiting_trigger("optjob_rotating", "after-rotation")))
     await eventually(lambda: "AKIANEWKEY" in control.access_keys_used("DescribeOptimizationJob"))
     clients_while_both_wait = shared_client_count()
+    for name in names:
+        control.complete_job(name)
     payloads = await asyncio.gather(first, second)
 
     assert [payload["status"] for payload in payloads] == ["success", "success"]

@@ -66,7 +66,8 @@ class TestSyncApi:
         assert outcome["failure_reason"] == "Out of GPU memory"
         assert outcome["recommended_inference_image"] is None
 
-    def test_stop_moves_job_to_stopped(self, hook):
+    def test_stop_moves_job_to_stopped(self, hook, sagemaker_emulator):
+        sagemaker_emulator.control.script_job("stop-me", inprogress_seconds=3600)  # running when the stop arrives
         hook.create_optimization_job(job_config("stop-me"))
 
         hook.stop_optimization_job("stop-me")
@@ -132,6 +133,7 @@ class TestAsyncApi:
     async def test_describe_running_completed_failed_and_stopped(self, hook, sagemaker_emulator):
         control = sagemaker_emulator.control
         control.script_job("async-fails", final_status="FAILED", failure_reason="bad weights")
+        control.script_job("async-stops", inprogress_seconds=3600)
         for name in ("async-runs", "async-completes", "async-fails", "async-stops"):
             hook.create_optimization_job(job_config(name))
         control.script_job("async-runs", inprogress_seconds=60)

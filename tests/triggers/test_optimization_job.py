@@ -102,6 +102,8 @@ class TestRun:
         control = sagemaker_emulator.control
         if final == "FAILED":
             control.script_job("terminal-job", final_status="FAILED", failure_reason=reason)
+        if final == "STOPPED":
+            control.script_job("terminal-job", inprogress_seconds=3600)  # still running when the stop arrives
         hook.create_optimization_job(job_config("terminal-job"))
         if final == "STOPPED":
             hook.stop_optimization_job("terminal-job")
