@@ -19,6 +19,11 @@ A lookup runs to its end even if its trigger is cancelled meanwhile
 at a time, so that one trigger's masking on the loop's thread never
 meets another's lookup in a secrets backend's worker thread (Airflow runs backends that have no async
 method in a thread, and their masking from there takes the same lock).
+
+Triggers that start together (a DAG run's many deferrals, a triggerer taking over another's triggers) wait in
+that line for the same connection. A lookup that started after a trigger asked reads the connection as it
+was then or later, so it answers that trigger too: a thousand triggers that ask at once cost two lookups,
+and a trigger that starts after the connection changed still reads the change.
 """
 
 from __future__ import annotations
@@ -35,7 +40,17 @@ from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
 from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
 from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
 
-_lookup_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+@dataclass
+class _LookupLine:
+    """The lookups of one event loop: one at a time, each numbered when it starts, the latest kept per connection."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started: int = 0
+    latest: dict[tuple[type[Any], str], tuple[int, ConnectionSettings]] = field(default_factory=dict)
+
+
+_lookup_lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LookupLine] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -110,15 +125,25 @@ async def aget_connection_settings(hook_class: type[Any], conn_id: str) -> Conne
 
 
 async def _look_up_in_turn(hook_class: type[Any], conn_id: str) -> ConnectionSettings:
-    lock = _lookup_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    async with lock:
+    line = _lookup_lines.setdefault(asyncio.get_running_loop(), _LookupLine())
+    key = (hook_class, conn_id)
+    asked_after = line.started
+    async with line.lock:
+        latest = line.latest.get(key)
+        if latest is not None and latest[0] > asked_after:
+            return latest[1]
+        line.started += 1
+        number = line.started
         try:
             async_getter = getattr(hook_class, "aget_connection", None)
             if async_getter is not None:
-                return ConnectionSettings.read(await async_getter(conn_id))
-            return await run_in_worker_thread(_look_up_and_read, hook_class, conn_id)
+                settings = ConnectionSettings.read(await async_getter(conn_id))
+            else:
+                settings = await run_in_worker_thread(_look_up_and_read, hook_class, conn_id)
         except AirflowNotFoundException as error:
             raise missing_connection_error(conn_id) from error
+        line.latest[key] = (number, settings)
+        return settings
 
 
 def _look_up_and_read(hook_class: type[Any], conn_id: str) -> ConnectionSettings:

@@ -6,6 +6,11 @@ triggerer, a job is created straight through the emulator's API with boto3 and c
 Expected: exactly one asset event, whose extra holds the job's outcome; exactly one DAG run, whose task read that
 outcome; no second event or run after several more polls. On Airflow 3.3 the trigger's cursor is in the asset
 state store (the ``asset_state_store`` table) and names the job it fired for.
+
+Then across a restart: the triggerer is killed (SIGKILL), a second job completes while no triggerer runs, and a
+new triggerer adopts the trigger. Where the cursor is in the asset state store (3.3), the second job fires once
+and the first never again; where it is in memory (3.0 to 3.2), the documented window applies: the second job
+is missed, and the first does not fire again.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ pytestmark = [
 
 TRIGGER_CLASSPATH = "airflow_provider_optjob.triggers.job_events.SageMakerOptimizationJobEventTrigger"
 TIMEOUT = 180.0
+#: Phases of a job created outside Airflow: it completes 3 s after its creation.
+QUICK_PHASES = [("STARTING", 1.0), ("INPROGRESS", 2.0)]
 
 
 def asset_events(deployment: Any, asset_name: str) -> list[dict[str, Any]]:
@@ -60,35 +67,60 @@ def stored_cursors(deployment: Any) -> list[tuple[str, dict[str, Any]]] | None:
     return [(str(key), json.loads(value)) for key, value in rows if str(key).startswith("sagemaker_optimization_job")]
 
 
+def new_job_name(dag: Any) -> str:
+    return f"{dag.JOB_NAME_PART}-{int(time.time())}{secrets.token_hex(2)}"
+
+
+def event_trigger_holder(deployment: Any) -> int | None:
+    """The ``TriggererJob`` id that holds the event trigger (``None``: not assigned, or no trigger row yet)."""
+    holders = [row.triggerer_id for row in deployment.triggers() if row.classpath == TRIGGER_CLASSPATH]
+    return holders[0] if holders else None
+
+
+def complete_job_outside_airflow(deployment: Any, job_name: str) -> None:
+    """Create a job straight through the emulator's API with boto3, as the console or the SDK would."""
+    deployment.emulator.script_job(job_name, "COMPLETED", phases=QUICK_PHASES)
+    scenario.setup_client(deployment).create_optimization_job(**job_config(job_name))
+
+
+def job_status(deployment: Any, job_name: str) -> str | None:
+    return next((str(job["status"]) for job in deployment.emulator.jobs() if job["name"] == job_name), None)
+
+
+def wait_for_polls(deployment: Any, count: int, what: str) -> None:
+    polls = list_calls(deployment)
+    wait_until(lambda: list_calls(deployment) >= polls + count, TIMEOUT, what, deployment._watched)
+
+
+def run_the_first_job(deployment: Any, dag: Any, job_name: str) -> None:
+    """Unpause the event-driven DAG, let its trigger poll, then complete a job and wait for the run it starts."""
+    watched = deployment._watched
+    deployment.wait_for_dag(dag.DAG_ID)
+    deployment.airflow("dags", "unpause", dag.DAG_ID)
+    wait_until(
+        lambda: bool(event_trigger_holder(deployment)),
+        TIMEOUT,
+        "the event trigger to be assigned to the triggerer",
+        watched,
+    )
+    wait_until(lambda: list_calls(deployment) >= 2, TIMEOUT, "the event trigger to poll", watched)
+    complete_job_outside_airflow(deployment, job_name)
+    wait_until(lambda: bool(asset_events(deployment, dag.ASSET_NAME)), TIMEOUT, "the asset event", watched)
+    wait_until(
+        lambda: [state for _, state in dag_runs(deployment, dag.DAG_ID)] == ["success"],
+        TIMEOUT,
+        "the event-driven run to succeed",
+        watched,
+    )
+
+
 def test_a_job_finished_outside_airflow_runs_the_event_driven_dag_once(deployment_factory):
     dag = scenario.dag_module("optjob_asset_watcher")
-    job_name = f"{dag.JOB_NAME_PART}-{int(time.time())}{secrets.token_hex(2)}"
+    job_name = new_job_name(dag)
 
     with deployment_factory() as deployment:
-        watched = deployment._watched
-        deployment.wait_for_dag(dag.DAG_ID)
-        deployment.airflow("dags", "unpause", dag.DAG_ID)
-        wait_until(
-            lambda: any(row.classpath == TRIGGER_CLASSPATH and row.triggerer_id for row in deployment.triggers()),
-            TIMEOUT,
-            "the event trigger to be assigned to the triggerer",
-            watched,
-        )
-        wait_until(lambda: list_calls(deployment) >= 2, TIMEOUT, "the event trigger to poll", watched)
-
-        deployment.emulator.script_job(job_name, "COMPLETED", phases=[("STARTING", 1.0), ("INPROGRESS", 2.0)])
-        client = scenario.setup_client(deployment)
-        client.create_optimization_job(**job_config(job_name))
-
-        wait_until(lambda: bool(asset_events(deployment, dag.ASSET_NAME)), TIMEOUT, "the asset event", watched)
-        wait_until(
-            lambda: [state for _, state in dag_runs(deployment, dag.DAG_ID)] == ["success"],
-            TIMEOUT,
-            "the event-driven run to succeed",
-            watched,
-        )
-        polls = list_calls(deployment)
-        wait_until(lambda: list_calls(deployment) >= polls + 3, TIMEOUT, "three more polls", watched)
+        run_the_first_job(deployment, dag, job_name)
+        wait_for_polls(deployment, 3, "three more polls")
 
         events = asset_events(deployment, dag.ASSET_NAME)
         runs = dag_runs(deployment, dag.DAG_ID)
@@ -109,4 +141,56 @@ def test_a_job_finished_outside_airflow_runs_the_event_driven_dag_once(deploymen
     if cursors is not None:  # Airflow 3.3+: the cursor outlives the trigger
         ((key, cursor),) = cursors
         assert job_name in cursor["fired"], (key, cursor)
+    assert not findings, findings
+
+
+def test_the_event_trigger_resumes_from_its_cursor_after_the_triggerer_is_killed(deployment_factory):
+    dag = scenario.dag_module("optjob_asset_watcher")
+    first_job, second_job = new_job_name(dag), new_job_name(dag) + "b"
+
+    with deployment_factory(env=scenario.FAILOVER_ENV) as deployment:
+        watched = deployment._watched
+        run_the_first_job(deployment, dag, first_job)
+        first_holder = event_trigger_holder(deployment)
+        deployment.kill_triggerer(0)
+        killed_at = time.time()
+        complete_job_outside_airflow(deployment, second_job)
+        wait_until(
+            lambda: job_status(deployment, second_job) == "COMPLETED",
+            TIMEOUT,
+            "the second job to complete while no triggerer runs",
+            watched,
+        )
+        second_holder = deployment.triggerer_job_ids[deployment.start_triggerer()]
+        wait_until(
+            lambda: event_trigger_holder(deployment) == second_holder,
+            TIMEOUT,
+            "the new triggerer to adopt the event trigger",
+            watched,
+        )
+        cursors = stored_cursors(deployment)
+        if cursors is not None:
+            wait_until(
+                lambda: [state for _, state in dag_runs(deployment, dag.DAG_ID)] == ["success", "success"],
+                TIMEOUT,
+                "the second job's run to succeed",
+                watched,
+            )
+        wait_for_polls(deployment, 3, "three polls by the new triggerer")
+
+        events = asset_events(deployment, dag.ASSET_NAME)
+        runs = dag_runs(deployment, dag.DAG_ID)
+        cursors = stored_cursors(deployment)
+        findings = scenario.scan_logs(deployment, scenario.HARD_LOG_PATTERNS)
+
+    assert first_holder != second_holder
+    fired = [event["payload"]["job_name"] for event in events]
+    if cursors is not None:  # Airflow 3.3+: the new trigger resumed from the stored cursor
+        assert fired == [first_job, second_job], fired
+        assert [state for _, state in runs] == ["success", "success"], runs
+        ((_, cursor),) = cursors
+        assert cursor["polled_at"] > killed_at, cursor  # the new triggerer's polls moved the stored cursor on
+    else:  # the cursor was in memory: a new first start, so the job that ended meanwhile counts as terminal at start
+        assert fired == [first_job], fired
+        assert [state for _, state in runs] == ["success"], runs
     assert not findings, findings

@@ -21,11 +21,6 @@ pytestmark = [
     pytest.mark.timeout(900),
 ]
 
-HEALTH_CHECK_THRESHOLD_SECONDS = 10
-FAILOVER_ENV = {
-    "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(HEALTH_CHECK_THRESHOLD_SECONDS),
-    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-}
 #: A frozen triggerer's own watchdog reports the freeze as a blocked loop: not a finding here.
 FAILOVER_LOG_PATTERNS = tuple(pattern for pattern in scenario.LOG_PATTERNS if pattern != "blocked for")
 #: Seconds B runs beside a healthy A before A fails (B must take nothing meanwhile).
@@ -53,7 +48,7 @@ def test_triggers_move_to_another_triggerer(deployment_factory, failure):
     def mark(event: str) -> None:
         timeline.append((round(time.monotonic() - started, 1), event))
 
-    with deployment_factory(env=FAILOVER_ENV) as deployment:
+    with deployment_factory(env=scenario.FAILOVER_ENV) as deployment:
         watcher = None
         a_job = deployment.triggerer_job_ids[0]
         b_job = None
@@ -86,7 +81,7 @@ def test_triggers_move_to_another_triggerer(deployment_factory, failure):
                 mark("triggerer A killed (SIGKILL)")
             watcher.wait_for(
                 lambda seen: scenario.held_by(plan, seen, b_job),
-                HEALTH_CHECK_THRESHOLD_SECONDS + 120,
+                scenario.HEALTH_CHECK_THRESHOLD_SECONDS + 120,
                 "triggerer B to take every trigger",
                 deployment.check_alive,
             )
@@ -94,7 +89,7 @@ def test_triggers_move_to_another_triggerer(deployment_factory, failure):
             if failure == "sigstop":
                 # B may adopt the triggers sooner (A's last heartbeat can be older than the freeze): A stays
                 # frozen past the threshold all the same, as a triggerer host that hangs for a while would.
-                time.sleep(max(0.0, frozen_at + HEALTH_CHECK_THRESHOLD_SECONDS + 2 - time.monotonic()))
+                time.sleep(max(0.0, frozen_at + scenario.HEALTH_CHECK_THRESHOLD_SECONDS + 2 - time.monotonic()))
                 # B stalls its heartbeat while it serves the adopted triggers' first connection lookups (Airflow 3
                 # starts its in-process execution API then: 10-15 s on a busy 2-core machine); a thawed A would
                 # take back the triggers of a B whose heartbeat is older than the (lowered) threshold. So A is

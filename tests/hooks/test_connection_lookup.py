@@ -65,6 +65,53 @@ async def test_an_async_lookup_reads_the_extras_on_the_loops_thread_one_lookup_a
     assert AsyncLookupHook.most_at_once == 1
 
 
+class CountingLookupHook:
+    """An awaitable lookup that counts its calls and returns the connection as it is when the call starts."""
+
+    login = "AKIABEFORE"
+    calls = 0
+    started = asyncio.Event()
+
+    @classmethod
+    async def aget_connection(cls, conn_id: str) -> RecordingConnection:
+        cls.calls += 1
+        cls.started.set()
+        connection = RecordingConnection(login=cls.login)
+        await asyncio.sleep(0.05)
+        return connection
+
+
+@pytest.fixture
+def counting_hook() -> type[CountingLookupHook]:
+    CountingLookupHook.login, CountingLookupHook.calls, CountingLookupHook.started = "AKIABEFORE", 0, asyncio.Event()
+    return CountingLookupHook
+
+
+async def test_triggers_that_ask_together_share_a_lookup_that_started_after_they_asked(counting_hook):
+    settings = await asyncio.gather(*(aget_connection_settings(counting_hook, "optjob_shared") for _ in range(50)))
+
+    assert {s.login for s in settings} == {"AKIABEFORE"}
+    assert counting_hook.calls == 2  # the first asker's own lookup, then one for the 49 queued behind it
+
+
+async def test_a_lookup_in_flight_when_a_trigger_asked_does_not_answer_it(counting_hook):
+    first = asyncio.create_task(aget_connection_settings(counting_hook, "optjob_shared"))
+    await counting_hook.started.wait()
+    counting_hook.login = "AKIAROTATED"  # the keys rotate while the first lookup is in flight
+    second = await aget_connection_settings(counting_hook, "optjob_shared")
+
+    assert (await first).login == "AKIABEFORE"
+    assert second.login == "AKIAROTATED"
+    assert counting_hook.calls == 2
+
+
+async def test_each_connection_id_has_its_own_lookup(counting_hook):
+    names = ["optjob_one", "optjob_two", "optjob_one", "optjob_two"]
+    await asyncio.gather(*(aget_connection_settings(counting_hook, name) for name in names))
+
+    assert counting_hook.calls == 3  # optjob_one's first; then one for each id, shared by that id's queued askers
+
+
 async def test_a_blocking_lookup_and_its_reading_run_in_a_worker_thread():
     SyncLookupHook.connection = RecordingConnection()
     settings = await aget_connection_settings(SyncLookupHook, "optjob_lookup")
