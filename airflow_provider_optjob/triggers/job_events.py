@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 
+#: Without fires, the stored cursor is brought up to date once it falls this many poll intervals behind.
+CURSOR_KEPT_EVERY_POLLS = 10
+
 
 class SageMakerOptimizationJobEventTrigger(BaseEventTrigger):
     """
@@ -54,9 +57,10 @@ class SageMakerOptimizationJobEventTrigger(BaseEventTrigger):
 
     It fires on the transition only: once per job, never again while the job stays terminal. Jobs that were
     already terminal when the trigger first started never fire. With Airflow 3.3's asset state store (one
-    watched asset), what was fired is saved before each event, so a trigger rebuilt after a triggerer restart
-    neither fires a job twice nor misses jobs that finished while it was down; elsewhere it is kept in memory, and
-    a restarted trigger starts afresh. See :doc:`/events` for the guarantees per Airflow version.
+    watched asset), what was fired is saved before each event (and, without fires, every
+    :data:`CURSOR_KEPT_EVERY_POLLS` poll intervals), so a trigger rebuilt after a triggerer restart neither fires a
+    job twice nor misses jobs that finished while it was down; elsewhere it is kept in memory, and a restarted
+    trigger starts afresh. See :doc:`/events` for the guarantees per Airflow version.
 
     .. seealso::
         :doc:`/events` for the example DAG and the IAM permissions.
@@ -154,6 +158,7 @@ class SageMakerOptimizationJobEventTrigger(BaseEventTrigger):
                         async for payload in self._poll(hook, client, cursor, store):
                             yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
                         cursor.completed_poll(started, self.overlap_seconds)
+                        await store.save_if_behind(cursor, CURSOR_KEPT_EVERY_POLLS * self.poll_interval)
                         failures_in_a_row = 0
                         await asyncio.sleep(max(0.0, self.poll_interval - (time.time() - started)))
             except (OptimizationJobConnectionError, ClientError, BotoCoreError) as error:

@@ -113,6 +113,7 @@ class CursorStore:
     def __init__(self, asset_state_store: Any, key: str) -> None:
         self.key = key
         self._store = _async_store(asset_state_store)
+        self._saved_polled_at: float | None = None
         if asset_state_store is not None and self._store is None:
             log.warning(
                 "This Airflow's asset state store has no async API and the trigger runs without a greenback portal; "
@@ -140,6 +141,8 @@ class CursorStore:
         if cursor is None:
             cursor = JobEventCursor(baseline=now, polled_at=now)
             await self.save(cursor)
+        elif self._store is not None:
+            self._saved_polled_at = cursor.polled_at
         return cursor
 
     async def save(self, cursor: JobEventCursor) -> None:
@@ -154,6 +157,21 @@ class CursorStore:
             await self._store.aset(self.key, cursor.to_json())
         except ValueError as error:
             self._give_up(error)
+            return
+        self._saved_polled_at = cursor.polled_at
+
+    async def save_if_behind(self, cursor: JobEventCursor, seconds: float) -> None:
+        """
+        Keep the cursor if the kept one's last poll is more than ``seconds`` older than the cursor's.
+
+        A cursor is kept each time a job fires; without fires, this bounds how far back a restarted trigger's
+        first List reaches, at one write per ``seconds``.
+
+        :param cursor: the cursor to keep.
+        :param seconds: how far behind the kept cursor may fall.
+        """
+        if self._saved_polled_at is not None and cursor.polled_at - self._saved_polled_at > seconds:
+            await self.save(cursor)
 
     def _give_up(self, error: ValueError) -> None:
         log.warning("The job event cursor stays in memory: the asset state store refused it (%s).", error)

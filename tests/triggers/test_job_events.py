@@ -260,6 +260,22 @@ async def test_the_asset_state_store_prevents_a_second_fire_after_a_restart(hook
 
 
 @emulated
+async def test_without_fires_the_stored_cursor_keeps_up_every_ten_poll_intervals(control, running):
+    from airflow_provider_optjob.triggers.job_events import CURSOR_KEPT_EVERY_POLLS
+
+    store = MemoryAssetStateStore()
+    run = await running(trigger(), store)
+    (started,) = [json.loads(value) for value in store.values.values()]
+    await run.polls(3 * CURSOR_KEPT_EVERY_POLLS)
+
+    (kept,) = [json.loads(value) for value in store.values.values()]
+    polls = control.call_counts()["ListOptimizationJobs"]
+    assert kept["polled_at"] > started["polled_at"] + CURSOR_KEPT_EVERY_POLLS * POLL_INTERVAL
+    assert kept["baseline"] == started["baseline"]
+    assert 2 <= store.writes <= 1 + polls // CURSOR_KEPT_EVERY_POLLS  # the first save, then one per ten polls at most
+
+
+@emulated
 @pytest.mark.parametrize(
     "portal",
     [
