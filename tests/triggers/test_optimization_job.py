@@ -23,7 +23,7 @@ CLASS_PATH = "airflow_provider_optjob.triggers.optimization_job.SageMakerOptimiz
 def make_trigger(conn_id: str, job_name: str, **overrides) -> SageMakerOptimizationJobTrigger:
     arguments: dict[str, Any] = {
         "job_name": job_name,
-        "end_time": time.time() + 30,
+        "end_time": time.time() + 120,  # a bound for a loaded machine; the tests end long before
         "poll_interval": 0.1,
         "not_found_grace_period": 5,
         "aws_conn_id": conn_id,
@@ -32,7 +32,7 @@ def make_trigger(conn_id: str, job_name: str, **overrides) -> SageMakerOptimizat
     return SageMakerOptimizationJobTrigger(**arguments)
 
 
-async def collect_events(trigger: SageMakerOptimizationJobTrigger, within: float = 60) -> list[TriggerEvent]:
+async def collect_events(trigger: SageMakerOptimizationJobTrigger, within: float = 180) -> list[TriggerEvent]:
     async def drain() -> list[TriggerEvent]:
         return [event async for event in trigger.run()]
 
