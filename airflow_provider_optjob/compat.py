@@ -13,6 +13,11 @@ and ``Dataset`` and ``DatasetAlias`` (from ``airflow.datasets``) on Airflow 2.
 Names are found by trying where they live. Behaviour that differs without a name to look for is
 wrapped here too: :func:`push_xcom` (keyed on the Airflow version, so that no other module compares
 versions), :func:`first_reschedule_date` and :func:`triggering_asset_events`.
+
+Private Airflow symbols are reached from this module only, each behind a function that says what it is for and
+what it gives where the symbol is missing: :func:`ask_supervisor_for_task_states` (the Task SDK's channel to the
+supervisor and its ``GetTaskStates`` message), :func:`airflow2_first_reschedule_start` (Airflow 2's
+``airflow.sensors.base._orig_start_date``) and :func:`task_sdk_xcom` (the Task SDK's ``XCom`` inside a task).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow import __version__ as _airflow_version
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Awaitable, Mapping, Sequence
 
 try:
     from airflow.providers.common.compat.sdk import (
@@ -112,6 +117,67 @@ def triggering_asset_events(context: Mapping[str, Any]) -> Mapping[Any, Sequence
     return {}
 
 
+def ask_supervisor_for_task_states(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> Awaitable[Any]:
+    """
+    Start the exchange that asks the triggerer's supervisor for a task instance's state (Airflow 3).
+
+    It goes through the Task SDK's async channel of this process (``task_runner.SUPERVISOR_COMMS.asend`` with a
+    ``GetTaskStates`` message), on the event loop.
+
+    :param dag_id: the DAG's id.
+    :param task_id: the task's id.
+    :param run_id: the DAG run's id.
+    :param map_index: the map index (``-1`` or ``None`` for a task that is not mapped).
+    :return: the exchange, to await; its answer has ``task_states`` (run id -> task key -> state).
+    :raises ImportError: Airflow 2 (no Task SDK).
+    :raises RuntimeError: this process has no channel to a supervisor.
+    """
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import GetTaskStates
+
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    if comms is None:
+        raise RuntimeError("no channel to the triggerer's supervisor in this process")
+    request = GetTaskStates(dag_id=dag_id, task_ids=[task_id], run_ids=[run_id], map_index=map_index)
+    return cast("Awaitable[Any]", comms.asend(request))
+
+
+def airflow2_first_reschedule_start(
+    *, dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int
+) -> datetime | None:
+    """
+    Read when the first reschedule of a sensor's try started, from Airflow 2's ``task_reschedule`` table.
+
+    :param dag_id: the DAG's id.
+    :param task_id: the task's id.
+    :param run_id: the DAG run's id.
+    :param map_index: the map index.
+    :param try_number: the try whose first reschedule to read.
+    :return: the start, or ``None`` before the first reschedule and on Airflow 3 (which asks its API instead).
+    """
+    try:
+        from airflow.sensors.base import _orig_start_date
+    except ImportError:  # Airflow 3
+        return None
+    started = _orig_start_date(
+        dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index, try_number=try_number
+    )
+    return started if isinstance(started, datetime) else None
+
+
+def task_sdk_xcom() -> Any | None:
+    """
+    Return the Task SDK's ``XCom`` (Airflow 3), which reads XComs through the running task's supervisor.
+
+    :return: the class, or ``None`` on Airflow 2.
+    """
+    try:
+        from airflow.sdk.execution_time.xcom import XCom
+    except ImportError:  # Airflow 2
+        return None
+    return XCom
+
+
 __all__ = [
     "XCOM_ACCEPTS_NONE",
     "AirflowException",
@@ -122,9 +188,12 @@ __all__ = [
     "AssetAlias",
     "Context",
     "PokeReturnValue",
+    "airflow2_first_reschedule_start",
+    "ask_supervisor_for_task_states",
     "conf",
     "first_reschedule_date",
     "mask_secret",
     "push_xcom",
+    "task_sdk_xcom",
     "triggering_asset_events",
 ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_optjob.compat import AirflowException
 
 if TYPE_CHECKING:
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+    from collections.abc import Mapping
 
 
 class OptimizationJobFailedError(AirflowException):
@@ -27,11 +27,11 @@ class OptimizationJobFailedError(AirflowException):
         super().__init__(f"Optimization job {job_name!r} ended with status {status}: {reason}")
 
     @classmethod
-    def from_outcome(cls, outcome: OptimizationJobOutcome) -> OptimizationJobFailedError:
+    def from_outcome(cls, outcome: Mapping[str, Any]) -> OptimizationJobFailedError:
         """
         Build the error for a failed job's outcome dict.
 
-        :param outcome: the job outcome (see :func:`~airflow_provider_optjob.job.outcome.build_job_outcome`).
+        :param outcome: the job outcome (see :func:`~airflow_provider_optjob.model.outcome.build_job_outcome`).
         """
         return cls(outcome["job_name"], outcome["status"], outcome["failure_reason"])
 

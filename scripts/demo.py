@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_optjob.testing.deployment import LocalDeployment
-from airflow_provider_optjob.testing.deployment_config import METADB, REGION
+from optjob_harness.config import METADB, REGION
+from optjob_harness.deployment import LocalDeployment
 
 if TYPE_CHECKING:
-    from airflow_provider_optjob.testing.deployment_watch import RunObservation
+    from optjob_harness.watch import RunObservation
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_optimization_job_pipeline"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
-from airflow_provider_optjob.job.config import InvalidOptimizationJobConfigError
-from airflow_provider_optjob.job.name import InvalidOptimizationJobNameError
+from airflow_provider_optjob.model.config import InvalidOptimizationJobConfigError
+from airflow_provider_optjob.model.name import InvalidOptimizationJobNameError
 from airflow_provider_optjob.operators.optimization_job import (
     SageMakerCreateOptimizationJobOperator,
     SageMakerOptimizationJobResultOperator,

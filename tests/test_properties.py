@@ -16,8 +16,8 @@ from dateutil import tz  # type: ignore[import-untyped,unused-ignore]
 from hypothesis import HealthCheck, given, settings  # noqa: TID253
 from hypothesis import strategies as st  # noqa: TID253
 
-from airflow_provider_optjob.job.name import InvalidOptimizationJobNameError, validate_job_name
-from airflow_provider_optjob.job.outcome import OptimizationJobOutcome, build_job_outcome
+from airflow_provider_optjob.model.name import InvalidOptimizationJobNameError, validate_job_name
+from airflow_provider_optjob.model.outcome import OptimizationJobOutcome, build_job_outcome
 
 #: The API's rule for ``OptimizationJobName``, as the reference the validator must agree with.
 API_NAME_RULE = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job.config import InvalidOptimizationJobConfigError
+from airflow_provider_optjob.model.config import InvalidOptimizationJobConfigError
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
 from tests.airflow_runs import task_states
 from tests.faults.runs import run_dag_with_logs
@@ -109,7 +109,7 @@ def trigger_payloads(dag_run: Any) -> str:
 
 def rebuilt_trigger_kwargs(dag_id: str) -> str:
     """The kwargs the create task's trigger serializes (what the triggerer stores and rebuilds from)."""
-    from airflow_provider_optjob.job.wait import trigger_for_task
+    from airflow_provider_optjob.waiting.wait import trigger_for_task
     from tests.airflow_runs import load_dag
 
     operator = load_dag(DAG_FILE, dag_id).get_task("create")

@@ -11,34 +11,35 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, DataNotFoundError
 
 from airflow_provider_optjob.compat import AirflowNotFoundException
-from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error, error_code
-from airflow_provider_optjob.hooks.async_credentials import refresh_credentials_off_the_loop
-from airflow_provider_optjob.hooks.connection_lookup import (
-    ConnectionSettings,
-    aget_connection_settings,
-    missing_connection_error,
-)
-from airflow_provider_optjob.hooks.gc_freeze import long_lived_setup
-from airflow_provider_optjob.hooks.service_model import SERVICE, use_trimmed_service_data
-from airflow_provider_optjob.hooks.shared_async_client import request_slot, shared_async_client
-from airflow_provider_optjob.job.config import mask_environment_secrets
-from airflow_provider_optjob.job.model_name import default_model_name, validate_model_name
-from airflow_provider_optjob.job.model_source import (
+from airflow_provider_optjob.exceptions import OptimizationJobFailedError, OptimizationJobNotFinishedError
+from airflow_provider_optjob.masking import mask_environment_secrets
+from airflow_provider_optjob.model.api_errors import ApiErrorKind, classify_api_error, error_code
+from airflow_provider_optjob.model.model_name import default_model_name, validate_model_name
+from airflow_provider_optjob.model.model_source import (
     ModelFromJobError,
-    check_completed,
     job_model_name,
     model_request,
     reuse_problems,
 )
-from airflow_provider_optjob.job.name import validate_job_name
-from airflow_provider_optjob.job.outcome import OptimizationJobOutcome, build_job_outcome
+from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.outcome import OptimizationJobOutcome, build_job_outcome
+from airflow_provider_optjob.model.status import JobPhase, job_phase
+from airflow_provider_optjob.triggerer_runtime.async_credentials import refresh_credentials_off_the_loop
+from airflow_provider_optjob.triggerer_runtime.connection_lookup import (
+    ConnectionSettings,
+    aget_connection_settings,
+    missing_connection_error,
+)
+from airflow_provider_optjob.triggerer_runtime.gc_freeze import long_lived_setup
+from airflow_provider_optjob.triggerer_runtime.service_model import SERVICE, use_trimmed_service_data
+from airflow_provider_optjob.triggerer_runtime.shared_async_client import request_slot, shared_async_client
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Collection, Hashable, Iterator, Mapping
 
     from types_boto3_sagemaker.client import SageMakerClient
 
-    from airflow_provider_optjob.job.model_source import DraftModel
+    from airflow_provider_optjob.model.model_source import DraftModel
 
 #: Applied under any client config the connection or the caller gives: botocore's ``standard`` retry
 #: mode (exponential backoff with jitter, throttling-aware). Waiting callers add their own
@@ -55,7 +56,7 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
 
     Job names are checked against the API's rule before any call. Sync methods use boto3; the async
     describe uses an aiobotocore client shared by every caller with the same settings on the same event
-    loop (see :mod:`airflow_provider_optjob.hooks.shared_async_client`).
+    loop (see :mod:`airflow_provider_optjob.triggerer_runtime.shared_async_client`).
 
     .. seealso::
         :doc:`/connections` for what the ``aws`` connection needs.
@@ -93,7 +94,7 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         Fail clearly when ``aws_conn_id`` names a connection that does not exist.
 
         For sync callers (tasks on a worker); async code resolves its connection through
-        :func:`~airflow_provider_optjob.hooks.connection_lookup.aget_connection_settings` instead.
+        :func:`~airflow_provider_optjob.triggerer_runtime.connection_lookup.aget_connection_settings` instead.
 
         :raises OptimizationJobConnectionError: naming the missing connection.
         """
@@ -210,17 +211,17 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         """
         Describe a completed job and create the SageMaker model that serves its output; return the model's name.
 
-        The request is built by :func:`~airflow_provider_optjob.job.model_source.model_request` from what the job
+        The request is built by :func:`~airflow_provider_optjob.model.model_source.model_request` from what the job
         reports now, so environment values go from one AWS API to the other and nowhere else; the secret ones are
         registered with Airflow's secrets masker first (see
-        :func:`~airflow_provider_optjob.job.config.mask_environment_secrets`). Safe to repeat: a model of that
+        :func:`~airflow_provider_optjob.masking.mask_environment_secrets`). Safe to repeat: a model of that
         name that this job already produced (its ``OptimizationJobName`` tag and container match) is reused, and
         one that does not match is an error. When the job's ``OutputConfig.SageMakerModel`` names a model,
         SageMaker created it with the job: that model's name is returned and nothing is created.
 
         :param job_name: the optimization job's name.
         :param model_name: the model's name (default: the job's name, see
-            :func:`~airflow_provider_optjob.job.model_name.default_model_name`).
+            :func:`~airflow_provider_optjob.model.model_name.default_model_name`).
         :param execution_role_arn: the role SageMaker assumes to serve the model (default: the job's ``RoleArn``).
         :param tags: more tags for the model.
         :param vpc_config: the model's ``VpcConfig``.
@@ -296,7 +297,7 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         Lend the shared aiobotocore ``sagemaker`` client for this hook's settings on this event loop.
 
         The connection is looked up anew through the path Airflow supports for async code on the running
-        version (see :mod:`~airflow_provider_optjob.hooks.connection_lookup`), so a caller that starts
+        version (see :mod:`~airflow_provider_optjob.triggerer_runtime.connection_lookup`), so a caller that starts
         after the connection changed (rotated keys, a new ``role_arn`` or endpoint) gets a client with the
         new settings. Credentials and the service model load run in a worker thread; the client is closed
         when its last user leaves. Hold it for as long as you poll.
@@ -378,6 +379,28 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
             endpoint_url=self.conn_config.get_service_endpoint_url(service_name=SERVICE),
             config=self.config,
             verify=self.verify,
+        )
+
+
+def check_completed(describe_response: Mapping[str, Any]) -> None:
+    """
+    Refuse a job that is not ``COMPLETED``: only a completed job has an output to deploy.
+
+    :param describe_response: the ``DescribeOptimizationJob`` response.
+    :raises OptimizationJobFailedError: for a ``FAILED`` or ``STOPPED`` job (with its ``FailureReason``).
+    :raises OptimizationJobNotFinishedError: for a job still running, naming its status.
+    """
+    name = describe_response.get("OptimizationJobName", "?")
+    status = describe_response.get("OptimizationJobStatus")
+    phase = job_phase(status if isinstance(status, str) else None)
+    if phase is JobPhase.FAILED:
+        reason = describe_response.get("FailureReason")
+        raise OptimizationJobFailedError(name, str(status), reason if isinstance(reason, str) else None)
+    if phase is JobPhase.RUNNING:
+        raise OptimizationJobNotFinishedError(
+            f"Optimization job {name!r} is {status}, not COMPLETED: a SageMaker model can be built only from a "
+            "completed job. Wait for it first with SageMakerOptimizationJobSensor (or "
+            "SageMakerCreateOptimizationJobOperator with wait_for_completion=True)."
         )
 
 

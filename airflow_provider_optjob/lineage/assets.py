@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_optjob.compat import Asset, AssetAlias, triggering_asset_events
-from airflow_provider_optjob.job.status import JobPhase, job_phase
+from airflow_provider_optjob.model.status import JobPhase, job_phase
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from airflow_provider_optjob.compat import Context
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.model.outcome import OptimizationJobOutcome
 
 
 class OptimizedModelExtra(TypedDict):

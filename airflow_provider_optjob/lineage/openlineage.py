@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_optjob.job.status import JobPhase, job_phase
+from airflow_provider_optjob.model.status import JobPhase, job_phase
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.model.outcome import OptimizationJobOutcome
 
 #: The members of a ``DescribeOptimizationJob`` response that lineage reads; operators keep only these.
 LINEAGE_MEMBERS: tuple[str, ...] = (

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
+from airflow_provider_optjob.compat import task_sdk_xcom
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskInstanceKey
 
@@ -46,12 +48,11 @@ def link_xcom_missing(key: str, ti_key: Any) -> bool:
     :param key: the link's XCom key.
     :param ti_key: the task instance (``dag_id``, ``task_id``, ``run_id``, ``map_index``).
     """
-    try:
-        from airflow.sdk.execution_time.xcom import XCom
-    except ImportError:  # Airflow 2
+    xcom = task_sdk_xcom()
+    if xcom is None:  # Airflow 2
         return False
     try:
-        values = XCom.get_all(key=key, dag_id=ti_key.dag_id, task_id=ti_key.task_id, run_id=ti_key.run_id)
+        values = xcom.get_all(key=key, dag_id=ti_key.dag_id, task_id=ti_key.task_id, run_id=ti_key.run_id)
     except Exception:  # no task context (no supervisor to ask): read the XCom the usual way
         return False
     return not values

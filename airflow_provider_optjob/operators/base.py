@@ -8,16 +8,16 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from botocore.exceptions import ClientError
 
 from airflow_provider_optjob.exceptions import OptimizationJobNotFoundError
-from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, classify_api_error
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job.name import validate_job_name
-from airflow_provider_optjob.job.outcome import build_job_outcome
 from airflow_provider_optjob.lineage.openlineage import lineage_view
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
+from airflow_provider_optjob.model.api_errors import ApiErrorKind, classify_api_error
+from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.outcome import build_job_outcome
 
 if TYPE_CHECKING:
     from airflow_provider_optjob.compat import Context
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.model.outcome import OptimizationJobOutcome
 
 
 class OptimizationJobBaseOperator(AwsBaseOperator[SageMakerOptimizationJobHook]):

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_optjob.job.config import is_resolved_later
-from airflow_provider_optjob.job.model_name import default_model_name, validate_model_name
-from airflow_provider_optjob.job.model_source import DraftModel
-from airflow_provider_optjob.job.name import validate_job_name
 from airflow_provider_optjob.lineage.openlineage import operator_lineage
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
+from airflow_provider_optjob.model.config import is_resolved_later
+from airflow_provider_optjob.model.model_name import default_model_name, validate_model_name
+from airflow_provider_optjob.model.model_source import DraftModel
+from airflow_provider_optjob.model.name import validate_job_name
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class SageMakerCreateModelFromOptimizationJobOperator(OptimizationJobBaseOperato
     Create the SageMaker model that serves a completed optimization job's output; return its name.
 
     Everything comes from ``DescribeOptimizationJob`` at run time, following the SageMaker Python SDK's mapping
-    (see :mod:`~airflow_provider_optjob.job.model_source`): the image is ``RecommendedInferenceImage``, the model
+    (see :mod:`~airflow_provider_optjob.model.model_source`): the image is ``RecommendedInferenceImage``, the model
     data is the job's ``S3OutputLocation``, the environment is ``OptimizationEnvironment`` merged with each
     ``OverrideEnvironment`` (an override wins), and the role is the job's ``RoleArn``. Environment values go
     from one AWS API to the other: they never pass through XCom, the task log or the rendered fields (the secret

@@ -9,9 +9,17 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.compat import AirflowException, Context, push_xcom
-from airflow_provider_optjob.hooks.api_errors import error_code
-from airflow_provider_optjob.job.check import describe_when_visible
-from airflow_provider_optjob.job.choice import (
+from airflow_provider_optjob.lineage.assets import record_optimized_model, with_alias_outlet
+from airflow_provider_optjob.lineage.openlineage import description_from_request, operator_lineage
+from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
+from airflow_provider_optjob.masking import mask_environment_secrets
+from airflow_provider_optjob.model.api_errors import error_code
+from airflow_provider_optjob.model.config import check_config_when_defined, validate_create_config
+from airflow_provider_optjob.model.ownership import JobOwner, current_try_number, with_owner_tags
+from airflow_provider_optjob.model.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
+from airflow_provider_optjob.waiting.check import describe_when_visible
+from airflow_provider_optjob.waiting.choice import (
     IF_EXISTS_CHOICES,
     ExistingJob,
     IfExists,
@@ -21,33 +29,22 @@ from airflow_provider_optjob.job.choice import (
     choose_job,
     find_job,
 )
-from airflow_provider_optjob.job.completion import WaitWatch, finish_from_trigger_event, informing_wait
-from airflow_provider_optjob.job.config import (
-    check_config_when_defined,
-    mask_environment_secrets,
-    validate_create_config,
-)
-from airflow_provider_optjob.job.ownership import JobOwner, current_try_number, with_owner_tags
-from airflow_provider_optjob.job.retry import call_through_transient_errors
-from airflow_provider_optjob.job.wait import (
+from airflow_provider_optjob.waiting.completion import WaitWatch, finish_from_trigger_event, informing_wait
+from airflow_provider_optjob.waiting.retry import call_through_transient_errors
+from airflow_provider_optjob.waiting.wait import (
     default_deferrable,
     deferral_timeout,
     last_look,
     trigger_for_task,
     wait_and_finish_on_worker,
 )
-from airflow_provider_optjob.job.wait_settings import Duration, wait_settings
-from airflow_provider_optjob.lineage.assets import record_optimized_model, with_alias_outlet
-from airflow_provider_optjob.lineage.openlineage import description_from_request, operator_lineage
-from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
-from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.model.outcome import OptimizationJobOutcome
 
 
 #: XCom key under which the task pushes the name of the job it actually used, before it waits.
@@ -106,7 +103,7 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
     :param wait_for_completion: wait until the job is terminal.
     :param deferrable: wait in the triggerer instead of on the worker (default: ``[operators]
         default_deferrable`` when the user set it, else ``True``; see
-        :func:`~airflow_provider_optjob.job.wait.default_deferrable`).
+        :func:`~airflow_provider_optjob.waiting.wait.default_deferrable`).
     :param poke_interval: seconds between two checks while waiting.
     :param max_wait: seconds to wait in all before the task fails.
     :param not_found_grace_period: seconds during which "job not found" right after create is tolerated.
@@ -270,7 +267,7 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
             mask_environment_secrets(self.config, self.sensitive_environment_keys)
 
     def _create_or_attach(self, context: Context, config: dict[str, Any]) -> str:
-        """Choose the job this try uses (see :mod:`~airflow_provider_optjob.job.choice`), creating it if needed."""
+        """Choose the job this try uses (see :mod:`~airflow_provider_optjob.waiting.choice`), creating it if needed."""
         owner = JobOwner.of_task_instance(context["ti"])
         try_number = current_try_number(context)
         choice = choose_job(self._job_finder(), config["OptimizationJobName"], owner, try_number, self.if_exists)

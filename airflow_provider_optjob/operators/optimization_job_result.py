@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_provider_optjob.exceptions import OptimizationJobNotFinishedError
-from airflow_provider_optjob.job.completion import WaitWatch, finish_with_outcome, informing_wait
-from airflow_provider_optjob.job.config import is_resolved_later
-from airflow_provider_optjob.job.name import validate_job_name
-from airflow_provider_optjob.job.status import is_terminal
 from airflow_provider_optjob.lineage.assets import record_optimized_model, with_alias_outlet
 from airflow_provider_optjob.lineage.openlineage import operator_lineage
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
+from airflow_provider_optjob.model.config import is_resolved_later
+from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.status import is_terminal
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
+from airflow_provider_optjob.waiting.completion import WaitWatch, finish_with_outcome, informing_wait
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_optjob.compat import Context
-    from airflow_provider_optjob.job.outcome import OptimizationJobResult
+    from airflow_provider_optjob.model.outcome import OptimizationJobResult
 
 
 class SageMakerOptimizationJobResultOperator(OptimizationJobBaseOperator):

@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import ClientError
 
-from airflow_provider_optjob.hooks.api_errors import error_code
-from airflow_provider_optjob.job.completion import outcome_from_trigger_event, push_outcome
-from airflow_provider_optjob.job.config import is_resolved_later
-from airflow_provider_optjob.job.name import validate_job_name
-from airflow_provider_optjob.job.status import is_terminal
-from airflow_provider_optjob.job.wait import default_deferrable, trigger_for_task, wait_on_worker
-from airflow_provider_optjob.job.wait_settings import Duration, wait_settings
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
+from airflow_provider_optjob.model.api_errors import error_code
+from airflow_provider_optjob.model.config import is_resolved_later
+from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.status import is_terminal
+from airflow_provider_optjob.model.wait_settings import Duration, wait_settings
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
+from airflow_provider_optjob.waiting.completion import outcome_from_trigger_event, push_outcome
+from airflow_provider_optjob.waiting.wait import default_deferrable, trigger_for_task, wait_on_worker
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow_provider_optjob.compat import Context
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome
+    from airflow_provider_optjob.model.outcome import OptimizationJobOutcome
 
 
 class SageMakerStopOptimizationJobOperator(OptimizationJobBaseOperator):

@@ -9,25 +9,30 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_optjob.compat import Context, PokeReturnValue, first_reschedule_date
+from airflow_provider_optjob.compat import (
+    Context,
+    PokeReturnValue,
+    airflow2_first_reschedule_start,
+    first_reschedule_date,
+)
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job.check import check_job
-from airflow_provider_optjob.job.completion import (
+from airflow_provider_optjob.model.config import is_resolved_later
+from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.status import is_terminal
+from airflow_provider_optjob.model.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.waiting.check import check_job
+from airflow_provider_optjob.waiting.completion import (
     WaitWatch,
     finish_from_trigger_event,
     finish_with_outcome,
     informing_wait,
 )
-from airflow_provider_optjob.job.config import is_resolved_later
-from airflow_provider_optjob.job.name import validate_job_name
-from airflow_provider_optjob.job.status import is_terminal
-from airflow_provider_optjob.job.wait import default_deferrable, deferral_timeout, last_look, trigger_for_task
-from airflow_provider_optjob.job.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.waiting.wait import default_deferrable, deferral_timeout, last_look, trigger_for_task
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_provider_optjob.job.outcome import OptimizationJobOutcome, OptimizationJobResult
+    from airflow_provider_optjob.model.outcome import OptimizationJobOutcome, OptimizationJobResult
 
 
 class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]):
@@ -53,7 +58,7 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
     :param job_name: the optimization job's name (templated).
     :param deferrable: wait in the triggerer instead of on a worker. Default: ``[operators]
         default_deferrable`` when the user set it, else ``True`` (see
-        :func:`~airflow_provider_optjob.job.wait.default_deferrable`).
+        :func:`~airflow_provider_optjob.waiting.wait.default_deferrable`).
     :param poke_interval: seconds between two checks of the job.
     :param timeout: seconds to wait in all before the task fails (or skips with ``soft_fail``).
     :param not_found_grace_period: seconds during which "job not found" is taken for eventual
@@ -185,16 +190,11 @@ def _airflow2_first_try_start(task: SageMakerOptimizationJobSensor, task_instanc
     Airflow 2 starts each reschedule with a new ``start_date`` on the task instance; the first one is kept in
     its ``task_reschedule`` table. ``None`` before the first reschedule (then ``start_date`` is the first).
     """
-    try:
-        from airflow.sensors.base import _orig_start_date
-    except ImportError:
-        return None
     first_try_number = (task_instance.max_tries or 0) - (task.retries or 0) + 1
-    started: datetime | None = _orig_start_date(
+    return airflow2_first_reschedule_start(
         dag_id=task_instance.dag_id,
         task_id=task_instance.task_id,
         run_id=task_instance.run_id,
         map_index=task_instance.map_index,
         try_number=first_try_number,
     )
-    return started

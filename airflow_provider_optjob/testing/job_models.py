@@ -5,7 +5,7 @@ moto serves ``CreateModel`` / ``DescribeModel`` and keeps the container as sent 
 answers ``ValidationException: Cannot create already existing model``; :func:`refuse_taken_model_names` makes it
 answer as SageMaker does. An optimization job whose ``OutputConfig.SageMakerModel`` names a model creates that
 model when it completes; :func:`create_job_output_model` puts it in moto's store, with the container the
-SageMaker Python SDK's mapping gives (:func:`~airflow_provider_optjob.job.model_source.optimized_container`).
+SageMaker Python SDK's mapping gives (:func:`~airflow_provider_optjob.model.model_source.optimized_container`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_optjob.job.model_source import (
+from airflow_provider_optjob.model.model_source import (
     SOURCE_JOB_TAG,
     ModelFromJobError,
     job_model_name,

@@ -19,12 +19,12 @@ except ImportError as error:  # Airflow 2
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
-from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, backoff_delay, classify_api_error
-from airflow_provider_optjob.hooks.shared_async_client import request_slot
-from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
-from airflow_provider_optjob.job.completion import event_payload
-from airflow_provider_optjob.job.outcome import build_job_outcome
-from airflow_provider_optjob.job.status import trigger_event_status
+from airflow_provider_optjob.model.api_errors import ApiErrorKind, backoff_delay, classify_api_error
+from airflow_provider_optjob.model.event import event_payload
+from airflow_provider_optjob.model.outcome import build_job_outcome
+from airflow_provider_optjob.model.status import trigger_event_status
+from airflow_provider_optjob.triggerer_runtime.shared_async_client import request_slot
+from airflow_provider_optjob.triggerer_runtime.worker_thread import run_in_worker_thread
 from airflow_provider_optjob.triggers.job_events_cursor import (
     CursorStore,
     JobEventCursor,

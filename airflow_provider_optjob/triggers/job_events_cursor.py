@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_optjob.job.status import TERMINAL_STATUSES
+from airflow_provider_optjob.model.status import TERMINAL_STATUSES
 
 log = logging.getLogger(__name__)
 

@@ -11,17 +11,17 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
-from airflow_provider_optjob.hooks.api_errors import (
+from airflow_provider_optjob.model.api_errors import (
     ApiErrorKind,
     backoff_delay,
     classify_api_error,
     describe_failure_message,
 )
-from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
-from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
-from airflow_provider_optjob.job.completion import event_payload
-from airflow_provider_optjob.job.outcome import build_job_outcome
-from airflow_provider_optjob.job.status import is_terminal, trigger_event_status
+from airflow_provider_optjob.model.event import event_payload
+from airflow_provider_optjob.model.outcome import build_job_outcome
+from airflow_provider_optjob.model.status import is_terminal, trigger_event_status
+from airflow_provider_optjob.triggerer_runtime.run_to_completion import run_to_completion
+from airflow_provider_optjob.triggerer_runtime.worker_thread import run_in_worker_thread
 from airflow_provider_optjob.triggers.job_watcher import epoch_seconds, watching
 from airflow_provider_optjob.triggers.task_ending import task_ended_by_a_person
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_optjob.hooks.run_to_completion import run_to_completion
+from airflow_provider_optjob.compat import ask_supervisor_for_task_states
+from airflow_provider_optjob.triggerer_runtime.run_to_completion import run_to_completion
 
 #: The task instance states that mean a person ended the task and wants its job stopped.
 STATES_THAT_STOP_THE_JOB = frozenset({"failed"})
@@ -41,22 +42,9 @@ async def task_ended_by_a_person(trigger: Any) -> tuple[bool, str]:
 
 
 async def _task_instance_state(task_instance: Any) -> str | None:
-    from airflow.sdk.execution_time import task_runner
-    from airflow.sdk.execution_time.comms import GetTaskStates
-
-    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
-    if comms is None:
-        raise RuntimeError("no channel to the triggerer's supervisor in this process")
     map_index = task_instance.map_index
     response = await run_to_completion(
-        comms.asend(
-            GetTaskStates(
-                dag_id=task_instance.dag_id,
-                task_ids=[task_instance.task_id],
-                run_ids=[task_instance.run_id],
-                map_index=map_index,
-            )
-        )
+        ask_supervisor_for_task_states(task_instance.dag_id, task_instance.task_id, task_instance.run_id, map_index)
     )
     states_by_task = response.task_states.get(task_instance.run_id, {})
     key = task_instance.task_id if map_index is None or map_index < 0 else f"{task_instance.task_id}_{map_index}"

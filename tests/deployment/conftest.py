@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_optjob.testing.deployment import LocalDeployment
+from optjob_harness.deployment import LocalDeployment
 from tests.deployment import scenario
 
 if TYPE_CHECKING:

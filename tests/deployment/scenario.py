@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from airflow_provider_optjob.testing.deployment import CONNECTION_STORES, LocalDeployment
-from airflow_provider_optjob.testing.deployment_config import ConnectionStore, aws_connection
+from optjob_harness.config import ConnectionStore, aws_connection
+from optjob_harness.deployment import CONNECTION_STORES, LocalDeployment
 from tests.deployment.report import ReportRow
 from tests.job_requests import job_config
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from airflow_provider_optjob.testing.deployment_watch import RunObservation, RunWatcher
+    from optjob_harness.watch import RunObservation, RunWatcher
 
 DAGS = Path(__file__).parent / "dags"
 #: Lines in a triggerer's log (or a trigger's log file) that mean its runner or event loop went wrong.

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_optjob.testing.airflow_env import airflow_major_version
-from airflow_provider_optjob.testing.deployment_processes import wait_until
+from optjob_harness.processes import wait_until
 from tests.deployment import scenario
 from tests.job_requests import job_config
 

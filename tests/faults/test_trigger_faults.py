@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_optjob.hooks.shared_async_client import shared_client_count
+from airflow_provider_optjob.triggerer_runtime.shared_async_client import shared_client_count
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from tests.faults.matrix import TRIGGER, Row
 from tests.faults.runs import describe_calls
-from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
+from tests.triggerer_runtime.test_async_client_lifecycle import eventually
 
 if TYPE_CHECKING:
     from collections.abc import Callable

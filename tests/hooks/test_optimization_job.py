@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.hooks.shared_async_client import shared_client_count
-from airflow_provider_optjob.job.name import InvalidOptimizationJobNameError
+from airflow_provider_optjob.model.name import InvalidOptimizationJobNameError
+from airflow_provider_optjob.triggerer_runtime.shared_async_client import shared_client_count
 from tests.job_requests import job_config
 
 INVALID_NAMES = ["", "a" * 64, "-leading", "trailing-", "under_score", "naïve", "with space"]
@@ -219,7 +219,7 @@ class TestAsyncApi:
 
 
 async def test_requests_on_a_shared_client_are_limited_to_its_connection_pool(optjob_aws_conn):
-    from airflow_provider_optjob.hooks.shared_async_client import request_slot
+    from airflow_provider_optjob.triggerer_runtime.shared_async_client import request_slot
 
     hook = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn, config={"max_pool_connections": 4})
     in_flight = 0

@@ -22,9 +22,9 @@ import pytest
 
 from airflow_provider_optjob.compat import Asset
 from airflow_provider_optjob.testing.airflow_env import airflow_major_version
-from airflow_provider_optjob.testing.deployment import LocalDeployment
-from airflow_provider_optjob.testing.deployment_config import METADB
-from airflow_provider_optjob.testing.deployment_processes import wait_until
+from optjob_harness.config import METADB
+from optjob_harness.deployment import LocalDeployment
+from optjob_harness.processes import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_optjob.compat import Asset, AssetAlias
-from airflow_provider_optjob.job.outcome import unknown_job_outcome
 from airflow_provider_optjob.lineage.assets import (
     optimized_model_alias,
     record_optimized_model,
     triggering_optimized_models,
     with_alias_outlet,
 )
+from airflow_provider_optjob.model.outcome import unknown_job_outcome
 from airflow_provider_optjob.operators.optimization_job import (
     SageMakerCreateOptimizationJobOperator,
     SageMakerOptimizationJobResultOperator,

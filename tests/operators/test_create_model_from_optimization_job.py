@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_optjob.exceptions import OptimizationJobFailedError, OptimizationJobNotFoundError
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.job.model_source import ModelFromJobError, model_request
+from airflow_provider_optjob.model.model_source import ModelFromJobError, model_request
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateModelFromOptimizationJobOperator
 from tests.airflow_runs import task_states, xcom_value
 from tests.api_members import needs_output_model, needs_speculative_decoding

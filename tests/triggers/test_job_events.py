@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_optjob.job.outcome import OUTCOME_KEYS
-from tests.hooks.test_async_client_lifecycle import eventually
+from airflow_provider_optjob.model.outcome import OUTCOME_KEYS
 from tests.job_requests import job_config
+from tests.triggerer_runtime.test_async_client_lifecycle import eventually
 
 try:
     from airflow_provider_optjob.triggers.job_events import SageMakerOptimizationJobEventTrigger

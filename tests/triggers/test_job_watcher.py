@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_optjob.hooks.api_errors import backoff_cap
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
-from airflow_provider_optjob.hooks.shared_async_client import shared_client_count
-from airflow_provider_optjob.job.status import trigger_event_status
+from airflow_provider_optjob.model.api_errors import backoff_cap
+from airflow_provider_optjob.model.status import trigger_event_status
+from airflow_provider_optjob.triggerer_runtime.shared_async_client import shared_client_count
 from airflow_provider_optjob.triggers.job_watcher import WatcherSettings, watcher_count, watcher_installed
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
-from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
+from tests.triggerer_runtime.test_async_client_lifecycle import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable

@@ -11,8 +11,8 @@ import pytest
 
 from airflow_provider_optjob.testing.airflow_env import airflow_minor_version
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
-from tests.hooks.test_async_client_lifecycle import eventually
 from tests.job_requests import job_config
+from tests.triggerer_runtime.test_async_client_lifecycle import eventually
 
 if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent

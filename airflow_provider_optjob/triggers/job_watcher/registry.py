@@ -1,7 +1,7 @@
 """Which job watcher a trigger joins: one per shared client, that is per connection settings and event loop.
 
 Triggers with the same connection settings on one event loop share one aiobotocore client
-(:mod:`airflow_provider_optjob.hooks.shared_async_client`), so the client itself is the watcher's key: a
+(:mod:`airflow_provider_optjob.triggerer_runtime.shared_async_client`), so the client itself is the watcher's key: a
 trigger that starts after the connection changed gets a new client, and with it a new watcher. A watcher is
 made when its first trigger joins and dropped when its last one leaves; nothing is shared across event loops.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_optjob.hooks.worker_thread import run_in_worker_thread
+from airflow_provider_optjob.triggerer_runtime.worker_thread import run_in_worker_thread
 from airflow_provider_optjob.triggers.job_watcher.watcher import JobWatcher, WatcherSettings
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import random
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_optjob.job.status import is_terminal
+from airflow_provider_optjob.model.status import is_terminal
 
 if TYPE_CHECKING:
     from collections.abc import Callable

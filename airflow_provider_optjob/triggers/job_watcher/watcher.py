@@ -12,7 +12,7 @@ query per interval (one call per 100 jobs changed recently), whatever the number
   :meth:`WatcherSettings.safety_net` seconds anyway. Each trigger also describes its job once when it starts,
   so a job that ended before the watcher's window, or is not found yet, is handled as without a watcher.
 - A throttled List, a 5xx answer or a dropped connection is retried with the same capped, jittered backoff as a
-  Describe (:func:`~airflow_provider_optjob.hooks.api_errors.backoff_delay`), for as long as triggers wait; the
+  Describe (:func:`~airflow_provider_optjob.model.api_errors.backoff_delay`), for as long as triggers wait; the
   safety net and each trigger's deadline bound what a long outage costs them.
 - Any other List error (``AccessDenied`` when the identity lacks ``sagemaker:ListOptimizationJobs``) makes the
   watcher give up listing, with one log line: its triggers describe their own job each interval from then on.
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from airflow_provider_optjob.hooks.api_errors import ApiErrorKind, backoff_delay, classify_api_error
+from airflow_provider_optjob.model.api_errors import ApiErrorKind, backoff_delay, classify_api_error
 from airflow_provider_optjob.triggers.job_watcher.watch import Watch, epoch_seconds
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_optjob.compat import triggering_asset_events
-from airflow_provider_optjob.testing.deployment_config import METADB
+from optjob_harness.config import METADB
 
 try:
     from airflow.sdk import DAG, Asset, AssetWatcher, task

@@ -13,7 +13,7 @@ from deployment_jobs import TAG, create_config, job_name
 
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
 from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
-from airflow_provider_optjob.testing.deployment_config import ENV_VAR, METADB, SECRETS_BACKEND, ConnectionStore
+from optjob_harness.config import ENV_VAR, METADB, SECRETS_BACKEND, ConnectionStore
 
 try:
     from airflow.sdk import DAG

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from deployment_jobs import TAG, create_config, job_name
 
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
-from airflow_provider_optjob.testing.deployment_config import METADB
+from optjob_harness.config import METADB
 
 try:
     from airflow.sdk import DAG

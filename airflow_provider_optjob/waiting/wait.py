@@ -1,0 +1,233 @@
+"""Waiting for a job: in the triggerer (deferring) or, when not deferrable, on the worker."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from airflow_provider_optjob.compat import AirflowException, conf
+from airflow_provider_optjob.model.api_errors import ApiErrorKind, backoff_delay, describe_failure_message
+from airflow_provider_optjob.model.status import is_terminal
+from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
+from airflow_provider_optjob.waiting.check import MissedLook, log_missed_look, look_at_job
+from airflow_provider_optjob.waiting.completion import (
+    OptimizationJobWaitTimeoutError,
+    WaitWatch,
+    finish_with_outcome,
+    informing_wait,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow_provider_optjob.compat import Context
+    from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+    from airflow_provider_optjob.model.outcome import OptimizationJobOutcome, OptimizationJobResult
+
+#: How much longer than the trigger's own deadline Airflow's deferral timeout waits. The trigger's ``timeout``
+#: event (which names the last status) then ends the wait, and the deferral timeout stays a backstop.
+DEFERRAL_BACKSTOP_MARGIN = timedelta(seconds=60)
+
+#: Environment variables through which a user sets ``[operators] default_deferrable``.
+_DEFAULT_DEFERRABLE_VARIABLES = tuple(
+    f"AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE{suffix}" for suffix in ("", "_CMD", "_SECRET")
+)
+
+
+def default_deferrable() -> bool:
+    """
+    Tell whether waits defer by default: ``[operators] default_deferrable`` when the user set it, else ``True``.
+
+    Airflow ships the option as ``False`` and writes that default into every ``airflow.cfg`` it generates, so a
+    ``False`` read from the file cannot be told from the untouched default. It counts when it comes from the
+    environment (``AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE``, ``..._CMD`` or ``..._SECRET``; Amazon MWAA's
+    configuration options arrive this way). ``True`` counts from anywhere.
+    """
+    configured = conf.getboolean("operators", "default_deferrable", fallback=True)
+    if configured:
+        return True
+    return not any(name in os.environ for name in _DEFAULT_DEFERRABLE_VARIABLES)
+
+
+def deferral_timeout(timeout: float) -> timedelta:
+    """
+    Build the ``timeout`` to pass to ``defer``: the wait's timeout plus :data:`DEFERRAL_BACKSTOP_MARGIN`.
+
+    :param timeout: the wait's timeout in seconds (the trigger's deadline from now).
+    """
+    return timedelta(seconds=timeout) + DEFERRAL_BACKSTOP_MARGIN
+
+
+def last_look(hook: SageMakerOptimizationJobHook, job_name: str, log: Any) -> OptimizationJobOutcome | None:
+    """
+    Describe a job once more, after its wait timed out, for its last known status.
+
+    :param hook: the hook to describe with.
+    :param job_name: the job's name.
+    :param log: the task's logger.
+    :return: the outcome, or ``None`` when the job cannot be described now (the failure is logged).
+    """
+    try:
+        look = look_at_job(hook, job_name)
+    except (AirflowException, ClientError, BotoCoreError) as error:
+        log.warning("Could not describe optimization job %s after the wait timed out: %s", job_name, error)
+        return None
+    if isinstance(look, MissedLook):
+        log.warning("Could not describe optimization job %s after the wait timed out: %s", job_name, look.error)
+        return None
+    log.info("Optimization job %s was %s when the wait timed out.", job_name, look["status"])
+    return look
+
+
+def trigger_for_task(
+    task: Any,
+    job_name: str,
+    *,
+    poll_interval: float,
+    timeout: float,
+    not_found_grace_period: float,
+    stop_job_on_kill: bool = False,
+) -> SageMakerOptimizationJobTrigger:
+    """
+    Build the trigger that waits for ``job_name`` with an AWS task's connection settings.
+
+    :param task: an operator or sensor with ``aws_conn_id``, ``region_name``, ``verify`` and ``botocore_config``.
+    :param job_name: the job's name.
+    :param poll_interval: seconds between two checks.
+    :param timeout: seconds from now until the deadline.
+    :param not_found_grace_period: seconds to tolerate a job that is not found yet.
+    :param stop_job_on_kill: stop the job if a user kills the deferred task.
+    """
+    return SageMakerOptimizationJobTrigger(
+        job_name=job_name,
+        end_time=time.time() + timeout,
+        poll_interval=poll_interval,
+        not_found_grace_period=not_found_grace_period,
+        aws_conn_id=task.aws_conn_id,
+        region_name=task.region_name,
+        verify=task.verify,
+        botocore_config=task.botocore_config,
+        stop_job_on_kill=stop_job_on_kill,
+    )
+
+
+def wait_on_worker(
+    hook: SageMakerOptimizationJobHook,
+    job_name: str,
+    *,
+    poll_interval: float,
+    timeout: float,
+    not_found_grace_period: float,
+    log: Any,
+    on_look: Callable[[OptimizationJobOutcome], None] | None = None,
+) -> OptimizationJobOutcome:
+    """
+    Poll from the worker until the job is terminal, or fail clearly at the deadline.
+
+    The job is described every ``poll_interval`` seconds. After throttling, a 5xx answer or a dropped
+    connection the next look waits :func:`~airflow_provider_optjob.model.api_errors.backoff_delay` instead
+    (capped, jittered, growing with the failures in a row); "not found" is tolerated for
+    ``not_found_grace_period`` seconds. No pause runs past the deadline, so the last look falls on it; a
+    single Describe call that hangs can overrun it by that call's duration (bounded by the client's timeouts
+    and botocore's attempts).
+
+    :param hook: the hook to describe with.
+    :param job_name: the job's name.
+    :param poll_interval: seconds between two checks; the base of the backoff on transient errors.
+    :param timeout: seconds to wait in all.
+    :param not_found_grace_period: seconds to tolerate a job that is not found yet.
+    :param log: the task's logger.
+    :param on_look: called with every outcome a look found (e.g. :meth:`WaitWatch.saw`).
+    :raises OptimizationJobWaitTimeoutError: the job did not finish within ``timeout``; the message gives
+        its last status and, if the last look failed, the last error.
+    :raises AirflowException: access denied, bad credentials, a job still missing after the grace period,
+        or another API error that retrying will not fix.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    last_status: str | None = None
+    last_error: BaseException | None = None
+    failures_in_a_row = 0
+    while True:
+        look = look_at_job(hook, job_name)
+        if not isinstance(look, MissedLook):
+            if on_look is not None:
+                on_look(look)
+            last_error = None
+            failures_in_a_row = 0
+            if look["status"] != last_status:
+                log.info("Optimization job %s is %s.", job_name, look["status"])
+            last_status = look["status"]
+            if is_terminal(last_status):
+                return look
+            delay = poll_interval
+        elif look.kind is ApiErrorKind.TRANSIENT:
+            last_error = look.error
+            failures_in_a_row += 1
+            delay = backoff_delay(poll_interval, failures_in_a_row)
+        else:
+            last_error = look.error
+            waited = time.monotonic() - started
+            if waited >= not_found_grace_period:
+                raise AirflowException(
+                    f"{describe_failure_message(job_name, look.kind, look.error)} It was still not found "
+                    f"{waited:.1f} s after the wait began (not_found_grace_period={not_found_grace_period:g} s)."
+                ) from look.error
+            delay = poll_interval
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise OptimizationJobWaitTimeoutError(
+                f"Optimization job {job_name!r} did not finish within {timeout:g} s "
+                f"(last status: {last_status or 'unknown'})."
+                + (f" The last look failed: {last_error}" if last_error is not None else "")
+            )
+        delay = min(delay, remaining)
+        if isinstance(look, MissedLook):
+            log_missed_look(log, job_name, look, delay)
+        time.sleep(delay)
+
+
+def wait_and_finish_on_worker(
+    context: Context,
+    hook: SageMakerOptimizationJobHook,
+    job_name: str,
+    *,
+    poll_interval: float,
+    timeout: float,
+    not_found_grace_period: float,
+    log: Any,
+    fail_on_job_failure: bool = True,
+) -> OptimizationJobResult:
+    """
+    Wait on the worker (:func:`wait_on_worker`) and end the task as every wait ends: XCom first, then the result.
+
+    A terminal job ends through :func:`~airflow_provider_optjob.waiting.completion.finish_with_outcome`; a timeout
+    or an error pushes its ending with the last outcome seen, then fails the task.
+
+    :param context: the task's context.
+    :param hook: the hook to describe with.
+    :param job_name: the job's name.
+    :param poll_interval: seconds between two checks.
+    :param timeout: seconds to wait in all.
+    :param not_found_grace_period: seconds to tolerate a job that is not found yet.
+    :param log: the task's logger.
+    :param fail_on_job_failure: raise for ``FAILED`` / ``STOPPED``; if false, return the result instead.
+    :raises OptimizationJobFailedError: the job ended ``FAILED`` or ``STOPPED``.
+    :raises OptimizationJobWaitTimeoutError: the job did not finish within ``timeout``.
+    :raises AirflowException: the wait could not go on (see :func:`wait_on_worker`).
+    """
+    with informing_wait(context, WaitWatch(job_name)) as watch:
+        outcome = wait_on_worker(
+            hook,
+            job_name,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            not_found_grace_period=not_found_grace_period,
+            log=log,
+            on_look=watch.saw,
+        )
+        return finish_with_outcome(context, outcome, fail_on_job_failure=fail_on_job_failure)
