@@ -11,15 +11,11 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.exceptions import OptimizationJobConnectionError
-from airflow_provider_optjob.model.api_errors import (
-    ApiErrorKind,
-    backoff_delay,
-    classify_api_error,
-    describe_failure_message,
-)
+from airflow_provider_optjob.model.api_errors import ApiErrorKind, classify_api_error, describe_failure_message
 from airflow_provider_optjob.model.event import event_payload
+from airflow_provider_optjob.model.look_policy import LookPolicy, NextStep, Verdict
 from airflow_provider_optjob.model.outcome import build_job_outcome
-from airflow_provider_optjob.model.status import is_terminal, trigger_event_status
+from airflow_provider_optjob.model.status import trigger_event_status
 from airflow_provider_optjob.triggerer_runtime.run_to_completion import run_to_completion
 from airflow_provider_optjob.triggerer_runtime.worker_thread import run_in_worker_thread
 from airflow_provider_optjob.triggers.job_watcher import epoch_seconds, watching
@@ -172,77 +168,63 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         return await run_in_worker_thread(self.hook)
 
     async def _poll(self, hook: SageMakerOptimizationJobHook, client: Any) -> dict[str, Any]:
-        self._last_status: str | None = None
         self._last_modified: float | None = None
+        self._policy = LookPolicy(
+            self.job_name,
+            poll_interval=self.poll_interval,
+            not_found_grace_period=self.not_found_grace_period,
+            deadline=self.end_time,
+            deadline_words="before the deadline",
+            clock=time.time,
+        )
         async with watching(hook, client, self.job_name, self.poll_interval, self._saw) as watch:
             return await self._poll_until_the_end(hook, client, watch)
 
     async def _poll_until_the_end(
         self, hook: SageMakerOptimizationJobHook, client: Any, watch: Watch
     ) -> dict[str, Any]:
-        not_found_since: float | None = None
-        seen_job = False
-        failures_in_a_row = 0
-        await asyncio.sleep(_first_poll_offset(self.poll_interval, self.end_time - time.time()))
+        policy = self._policy
+        await asyncio.sleep(_first_poll_offset(self.poll_interval, policy.remaining()))
         while True:
             watch.looking()
-            pause: float | None = None  # None: until the watch says the next look is due
             try:
                 response = await hook.async_describe_optimization_job(self.job_name, client)
             except (ClientError, BotoCoreError) as error:
-                kind = classify_api_error(error)
-                if kind is ApiErrorKind.NOT_FOUND and seen_job:
-                    return self._event(
-                        "error",
-                        f"Optimization job {self.job_name!r} does not exist any more: it disappeared while being "
-                        f"waited on (last status: {self._last_status}), so it was deleted, or the connection now "
-                        f"points at another account or region. ({error})",
-                    )
-                if kind is ApiErrorKind.NOT_FOUND:
-                    not_found_since = not_found_since or time.time()
-                    if time.time() - not_found_since >= self.not_found_grace_period:
-                        return self._event(
-                            "error",
-                            f"{describe_failure_message(self.job_name, kind, error)} It was not found for "
-                            f"{self.not_found_grace_period:g} s.",
-                        )
-                    self.log.info("Optimization job %s is not found yet; polling again.", self.job_name)
-                    pause = self.poll_interval
-                elif kind is ApiErrorKind.TRANSIENT:
-                    failures_in_a_row += 1
-                    pause = backoff_delay(self.poll_interval, failures_in_a_row)
-                    self.log.warning(
-                        "Describing optimization job %s failed (%s); retrying in %.1f s.",
-                        self.job_name,
-                        error,
-                        pause,
-                    )
-                else:
-                    return self._event("error", describe_failure_message(self.job_name, kind, error))
+                step = policy.after_error(error)
+                if step.verdict is Verdict.LOOK_AGAIN:
+                    self._log_missed_look(step, error)
             else:
-                failures_in_a_row = 0
-                not_found_since = None
-                seen_job = True
                 status = response.get("OptimizationJobStatus")
+                status = status if isinstance(status, str) else None
                 self._saw(status, epoch_seconds(response.get("LastModifiedTime")))
-                if isinstance(status, str) and is_terminal(status):
-                    outcome = build_job_outcome(response, self.job_name)
-                    message = f"Optimization job {self.job_name!r} ended with status {status}."
-                    if outcome["failure_reason"]:
-                        message = f"{message[:-1]}: {outcome['failure_reason']}"
-                    return self._event(trigger_event_status(status), message, dict(outcome))
+                step = policy.after_status(status)
+                if step.verdict is Verdict.FINISHED:
+                    return self._terminal_event(response)
                 del response  # not kept while waiting: a parsed response holds about 4 KB
-            remaining = self.end_time - time.time()
-            if remaining <= 0:
-                return self._event(
-                    "timeout",
-                    f"Optimization job {self.job_name!r} did not finish before the deadline "
-                    f"(last status: {self._last_status or 'unknown'}).",
-                )
-            if pause is None:
-                await watch.until_next_look(remaining)
+            if step.verdict is Verdict.FAILED:
+                return self._event("error", step.message)
+            if step.verdict is Verdict.TIMED_OUT:
+                return self._event("timeout", step.message)
+            if step.regular:
+                await watch.until_next_look(policy.remaining())
             else:
-                await asyncio.sleep(min(pause, remaining))
+                await asyncio.sleep(step.delay)
+
+    def _terminal_event(self, response: dict[str, Any]) -> dict[str, Any]:
+        outcome = build_job_outcome(response, self.job_name)
+        status = outcome["status"] or ""
+        message = f"Optimization job {self.job_name!r} ended with status {status}."
+        if outcome["failure_reason"]:
+            message = f"{message[:-1]}: {outcome['failure_reason']}"
+        return self._event(trigger_event_status(status), message, dict(outcome))
+
+    def _log_missed_look(self, step: NextStep, error: BaseException) -> None:
+        if step.kind is ApiErrorKind.NOT_FOUND:
+            self.log.info("Optimization job %s is not found yet; polling again.", self.job_name)
+        else:
+            self.log.warning(
+                "Describing optimization job %s failed (%s); retrying in %.1f s.", self.job_name, error, step.delay
+            )
 
     def _saw(self, status: str | None, last_modified: float | None) -> None:
         """Note the job's status and its last change (epoch seconds), from a Describe or the shared List; log news."""
@@ -250,9 +232,9 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
             return  # an older view than the last one (a List that lags behind Describe)
         if last_modified is not None:
             self._last_modified = last_modified
-        if status != self._last_status:
+        if status != self._policy.last_status:
             self.log.info("Optimization job %s is %s.", self.job_name, status)
-            self._last_status = status
+            self._policy.note_status(status)
 
     def _event(self, status: str, message: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
         return event_payload(status, self.job_name, message, result)

@@ -11,12 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.exceptions import OptimizationJobNotFoundError
-from airflow_provider_optjob.model.api_errors import (
-    ApiErrorKind,
-    backoff_delay,
-    classify_api_error,
-    describe_failure_message,
-)
+from airflow_provider_optjob.model.api_errors import ApiErrorKind, classify_api_error, describe_failure_message
+from airflow_provider_optjob.model.look_policy import LookPolicy, Verdict
 from airflow_provider_optjob.model.outcome import OptimizationJobOutcome, build_job_outcome
 
 if TYPE_CHECKING:
@@ -84,16 +80,26 @@ def check_job(
         period, or another API error; the message says what to check.
     """
     look = look_at_job(hook, job_name)
-    if isinstance(look, MissedLook):
-        if look.kind is ApiErrorKind.TRANSIENT:
-            log.warning("Could not describe optimization job %s (%s); will retry.", job_name, look.error)
-            return None
-        if waited_seconds < not_found_grace_period:
-            log.info("Optimization job %s is not found yet; will check again.", job_name)
-            return None
+    if not isinstance(look, MissedLook):
+        log.info("Optimization job %s is %s.", job_name, look["status"])
+        return look
+    policy = LookPolicy(
+        job_name,
+        poll_interval=0.0,
+        not_found_grace_period=not_found_grace_period,
+        deadline=None,
+        deadline_words="",
+        clock=time.monotonic,
+        not_found_since=time.monotonic() - waited_seconds,
+    )
+    step = policy.after_error(look.error)
+    if step.verdict is not Verdict.LOOK_AGAIN:
         raise AirflowException(describe_failure_message(job_name, look.kind, look.error)) from look.error
-    log.info("Optimization job %s is %s.", job_name, look["status"])
-    return look
+    if look.kind is ApiErrorKind.TRANSIENT:
+        log.warning("Could not describe optimization job %s (%s); will retry.", job_name, look.error)
+    else:
+        log.info("Optimization job %s is not found yet; will check again.", job_name)
+    return None
 
 
 def describe_when_visible(
@@ -134,23 +140,27 @@ def describe_when_visible(
     limit = max(not_found_grace_period, DEFAULT_VISIBLE_TIMEOUT) if timeout is None else timeout
     if not limit >= 0:
         raise ValueError(f"timeout must not be negative, got {timeout!r}.")
+    policy = LookPolicy.for_timeout(
+        job_name,
+        poll_interval=retry_interval,
+        not_found_grace_period=min(limit, not_found_grace_period),
+        timeout=limit,
+        clock=time.monotonic,
+    )
     started = time.monotonic()
-    failures_in_a_row = 0
     while True:
         look = look_at_job(hook, job_name)
         if not isinstance(look, MissedLook):
             log.info("Optimization job %s is %s.", job_name, look["status"])
             return look
-        waited = time.monotonic() - started
-        failures_in_a_row += 1
-        limit_now = min(limit, not_found_grace_period) if look.kind is ApiErrorKind.NOT_FOUND else limit
-        if waited >= limit_now:
-            raise _not_visible_error(job_name, look, waited=waited, tries=failures_in_a_row, limit=limit_now) from (
-                look.error
-            )
-        delay = min(backoff_delay(retry_interval, failures_in_a_row), limit_now - waited)
-        log_missed_look(log, job_name, look, delay)
-        time.sleep(delay)
+        step = policy.after_error(look.error)
+        if step.verdict is not Verdict.LOOK_AGAIN:
+            limit_now = policy.not_found_grace_period if look.kind is ApiErrorKind.NOT_FOUND else limit
+            raise _not_visible_error(
+                job_name, look, waited=time.monotonic() - started, tries=policy.failures_in_a_row, limit=limit_now
+            ) from look.error
+        log_missed_look(log, job_name, look, step.delay)
+        time.sleep(step.delay)
 
 
 def log_missed_look(log: Any, job_name: str, look: MissedLook, delay: float) -> None:

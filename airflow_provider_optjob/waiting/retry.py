@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from airflow_provider_optjob.model.api_errors import ApiErrorKind, backoff_delay, classify_api_error
+from airflow_provider_optjob.model.api_errors import ApiErrorKind
+from airflow_provider_optjob.model.look_policy import LookPolicy, Verdict
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,7 +22,8 @@ def call_through_transient_errors(
     """
     Make ``call`` until it answers, retrying only transient errors, with capped jittered backoff, for ``timeout`` s.
 
-    Any other error (not found, access denied, a validation error) is raised at once, and so is the last
+    The :class:`~airflow_provider_optjob.model.look_policy.LookPolicy` decides, with no grace for "not found":
+    any other error (not found, access denied, a validation error) is raised at once, and so is the last
     transient error once the deadline has passed.
 
     :param call: the AWS call, without arguments.
@@ -30,16 +32,15 @@ def call_through_transient_errors(
     :param what: what the call does, for the log ("creating optimization job x").
     :param log: the task's logger.
     """
-    deadline = time.monotonic() + timeout
-    failures_in_a_row = 0
+    policy = LookPolicy.for_timeout(
+        what, poll_interval=base_interval, not_found_grace_period=0.0, timeout=timeout, clock=time.monotonic
+    )
     while True:
         try:
             return call()
         except (ClientError, BotoCoreError) as error:
-            remaining = deadline - time.monotonic()
-            if classify_api_error(error) is not ApiErrorKind.TRANSIENT or remaining <= 0:
+            step = policy.after_error(error)
+            if step.verdict is not Verdict.LOOK_AGAIN or step.kind is not ApiErrorKind.TRANSIENT:
                 raise
-            failures_in_a_row += 1
-            delay = min(backoff_delay(base_interval, failures_in_a_row), remaining)
-            log.warning("%s failed (%s); retrying in %.1f s.", what[:1].upper() + what[1:], error, delay)
-            time.sleep(delay)
+            log.warning("%s failed (%s); retrying in %.1f s.", what[:1].upper() + what[1:], error, step.delay)
+            time.sleep(step.delay)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.compat import AirflowException, conf
-from airflow_provider_optjob.model.api_errors import ApiErrorKind, backoff_delay, describe_failure_message
-from airflow_provider_optjob.model.status import is_terminal
+from airflow_provider_optjob.model.look_policy import LookPolicy, Verdict
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from airflow_provider_optjob.waiting.check import MissedLook, log_missed_look, look_at_job
 from airflow_provider_optjob.waiting.completion import (
@@ -128,12 +127,11 @@ def wait_on_worker(
     """
     Poll from the worker until the job is terminal, or fail clearly at the deadline.
 
-    The job is described every ``poll_interval`` seconds. After throttling, a 5xx answer or a dropped
-    connection the next look waits :func:`~airflow_provider_optjob.model.api_errors.backoff_delay` instead
-    (capped, jittered, growing with the failures in a row); "not found" is tolerated for
-    ``not_found_grace_period`` seconds. No pause runs past the deadline, so the last look falls on it; a
-    single Describe call that hangs can overrun it by that call's duration (bounded by the client's timeouts
-    and botocore's attempts).
+    The job is described every ``poll_interval`` seconds; what follows each look is the
+    :class:`~airflow_provider_optjob.model.look_policy.LookPolicy`'s answer (backoff after transient errors,
+    "not found" tolerated for ``not_found_grace_period`` seconds, no pause past the deadline). A single Describe
+    call that hangs can overrun the deadline by that call's duration (bounded by the client's timeouts and
+    botocore's attempts).
 
     :param hook: the hook to describe with.
     :param job_name: the job's name.
@@ -147,48 +145,32 @@ def wait_on_worker(
     :raises AirflowException: access denied, bad credentials, a job still missing after the grace period,
         or another API error that retrying will not fix.
     """
-    started = time.monotonic()
-    deadline = started + timeout
-    last_status: str | None = None
-    last_error: BaseException | None = None
-    failures_in_a_row = 0
+    policy = LookPolicy.for_timeout(
+        job_name,
+        poll_interval=poll_interval,
+        not_found_grace_period=not_found_grace_period,
+        timeout=timeout,
+        clock=time.monotonic,
+    )
     while True:
         look = look_at_job(hook, job_name)
-        if not isinstance(look, MissedLook):
+        if isinstance(look, MissedLook):
+            step = policy.after_error(look.error)
+        else:
             if on_look is not None:
                 on_look(look)
-            last_error = None
-            failures_in_a_row = 0
-            if look["status"] != last_status:
+            if look["status"] != policy.last_status:
                 log.info("Optimization job %s is %s.", job_name, look["status"])
-            last_status = look["status"]
-            if is_terminal(last_status):
-                return look
-            delay = poll_interval
-        elif look.kind is ApiErrorKind.TRANSIENT:
-            last_error = look.error
-            failures_in_a_row += 1
-            delay = backoff_delay(poll_interval, failures_in_a_row)
-        else:
-            last_error = look.error
-            waited = time.monotonic() - started
-            if waited >= not_found_grace_period:
-                raise AirflowException(
-                    f"{describe_failure_message(job_name, look.kind, look.error)} It was still not found "
-                    f"{waited:.1f} s after the wait began (not_found_grace_period={not_found_grace_period:g} s)."
-                ) from look.error
-            delay = poll_interval
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise OptimizationJobWaitTimeoutError(
-                f"Optimization job {job_name!r} did not finish within {timeout:g} s "
-                f"(last status: {last_status or 'unknown'})."
-                + (f" The last look failed: {last_error}" if last_error is not None else "")
-            )
-        delay = min(delay, remaining)
+            step = policy.after_status(look["status"])
+        if step.verdict is Verdict.FINISHED:
+            return cast("OptimizationJobOutcome", look)
+        if step.verdict is Verdict.TIMED_OUT:
+            raise OptimizationJobWaitTimeoutError(step.message)
+        if step.verdict is Verdict.FAILED:
+            raise AirflowException(step.message) from policy.last_error
         if isinstance(look, MissedLook):
-            log_missed_look(log, job_name, look, delay)
-        time.sleep(delay)
+            log_missed_look(log, job_name, look, step.delay)
+        time.sleep(step.delay)
 
 
 def wait_and_finish_on_worker(
