@@ -13,12 +13,16 @@ from airflow_provider_optjob.testing.airflow_env import configure_airflow_enviro
 EXAMPLE_DAGS = Path(__file__).parent.parent / "dags"
 TEST_DAGS = Path(__file__).parent / "dag_files"
 _AIRFLOW_HOME = Path(os.environ.get("OPTJOB_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="optjob-airflow-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each pytest-xdist worker gets an Airflow home and database of its own, not the one the controller set up.
+    _AIRFLOW_HOME = _AIRFLOW_HOME / os.environ["PYTEST_XDIST_WORKER"]
+    os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 configure_airflow_environment(_AIRFLOW_HOME, [EXAMPLE_DAGS, TEST_DAGS], keep_existing=True)
 os.environ.setdefault("OPTJOB_EXAMPLE_POKE_INTERVAL", "0.5")
 
 import pytest  # noqa: E402
 
-pytest_plugins = ["airflow_provider_optjob.testing.pytest_plugin"]
+pytest_plugins = ["airflow_provider_optjob.testing.pytest_plugin", "tests.faults.summary"]
 
 
 @pytest.fixture(scope="session")

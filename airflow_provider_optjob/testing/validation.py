@@ -49,31 +49,34 @@ def _constraint(value: Any, path: str, constraint: str) -> str:
 
 
 def _check_constraints(value: Any, shape: Shape, path: str, errors: list[str]) -> None:
-    metadata = shape.metadata
     if isinstance(shape, StructureShape) and isinstance(value, dict):
         for name, member in shape.members.items():
             if name in value and value[name] is not None:
                 _check_constraints(value[name], member, f"{path}.{name}" if path else name, errors)
     elif isinstance(shape, ListShape) and isinstance(value, list):
-        if "max" in metadata and len(value) > metadata["max"]:
-            errors.append(_constraint(value, path, f"Member must have length less than or equal to {metadata['max']}"))
+        _check_length(value, shape, path, errors)
         for index, item in enumerate(value):
             _check_constraints(item, shape.member, f"{path}.{index + 1}.member", errors)
     elif isinstance(shape, MapShape) and isinstance(value, dict):
-        if "max" in metadata and len(value) > metadata["max"]:
-            errors.append(_constraint(value, path, f"Member must have length less than or equal to {metadata['max']}"))
+        _check_length(value, shape, path, errors)
         for key, item in value.items():
             _check_constraints(item, shape.value, f"{path}.{key}", errors)
     elif shape.type_name == "string" and isinstance(value, str):
         _check_string(value, shape, path, errors)
-    elif (
-        shape.type_name in ("integer", "long")
-        and isinstance(value, int)
-        and not isinstance(value, bool)
-        and "max" in metadata
-        and value > metadata["max"]
-    ):
-        errors.append(_constraint(value, path, f"Member must have value less than or equal to {metadata['max']}"))
+    elif shape.type_name in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool):
+        _check_maximum(value, shape, path, errors)
+
+
+def _check_length(value: list[Any] | dict[str, Any], shape: Shape, path: str, errors: list[str]) -> None:
+    maximum = shape.metadata.get("max")
+    if maximum is not None and len(value) > maximum:
+        errors.append(_constraint(value, path, f"Member must have length less than or equal to {maximum}"))
+
+
+def _check_maximum(value: int, shape: Shape, path: str, errors: list[str]) -> None:
+    maximum = shape.metadata.get("max")
+    if maximum is not None and value > maximum:
+        errors.append(_constraint(value, path, f"Member must have value less than or equal to {maximum}"))
 
 
 def _check_string(value: str, shape: Shape, path: str, errors: list[str]) -> None:
