@@ -109,11 +109,12 @@ def trigger_payloads(dag_run: Any) -> str:
 
 def rebuilt_trigger_kwargs(dag_id: str) -> str:
     """The kwargs the create task's trigger serializes (what the triggerer stores and rebuilds from)."""
+    from airflow_provider_optjob.model.wait_settings import WaitSettings
     from airflow_provider_optjob.waiting.wait import trigger_for_task
     from tests.airflow_runs import load_dag
 
     operator = load_dag(DAG_FILE, dag_id).get_task("create")
-    trigger = trigger_for_task(operator, "any-job", poll_interval=1, timeout=60, not_found_grace_period=1)
+    trigger = trigger_for_task(operator, "any-job", WaitSettings(1, 60, 1))
     return json.dumps(trigger.serialize(), default=str)
 
 

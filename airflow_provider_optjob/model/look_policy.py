@@ -21,7 +21,7 @@ The policy reads time from the clock it is given, so it is tested without waitin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -66,6 +66,7 @@ class NextStep:
     regular: bool = False
 
 
+@dataclass
 class LookPolicy:
     """
     Decide, look after look, whether a wait goes on (and after which delay), finishes, or fails.
@@ -81,28 +82,18 @@ class LookPolicy:
     :param not_found_since: when the job was first not found, if a look before this policy already missed it.
     """
 
-    def __init__(
-        self,
-        job_name: str,
-        *,
-        poll_interval: float,
-        not_found_grace_period: float,
-        deadline: float | None,
-        deadline_words: str,
-        clock: Callable[[], float],
-        not_found_since: float | None = None,
-    ) -> None:
-        self.job_name = job_name
-        self.poll_interval = poll_interval
-        self.not_found_grace_period = not_found_grace_period
-        self.deadline = deadline
-        self.deadline_words = deadline_words
-        self.clock = clock
-        self.last_status: str | None = None
-        self.last_error: BaseException | None = None
-        self.failures_in_a_row = 0
-        self.seen_job = False
-        self.not_found_since = not_found_since
+    job_name: str
+    _: KW_ONLY
+    poll_interval: float
+    not_found_grace_period: float
+    deadline: float | None
+    deadline_words: str
+    clock: Callable[[], float]
+    not_found_since: float | None = None
+    last_status: str | None = field(default=None, init=False)
+    last_error: BaseException | None = field(default=None, init=False)
+    failures_in_a_row: int = field(default=0, init=False)
+    seen_job: bool = field(default=False, init=False)
 
     @classmethod
     def for_timeout(

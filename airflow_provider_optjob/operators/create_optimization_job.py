@@ -16,7 +16,7 @@ from airflow_provider_optjob.masking import mask_environment_secrets
 from airflow_provider_optjob.model.api_errors import error_code
 from airflow_provider_optjob.model.config import check_config_when_defined, validate_create_config
 from airflow_provider_optjob.model.ownership import JobOwner, current_try_number, with_owner_tags
-from airflow_provider_optjob.model.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.model.wait_settings import Duration, WaitSettings, wait_settings
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
 from airflow_provider_optjob.waiting.check import describe_when_visible
 from airflow_provider_optjob.waiting.choice import (
@@ -187,25 +187,21 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
                 context,
                 self.hook,
                 job_name,
-                poll_interval=self.poke_interval,
-                timeout=self.max_wait,
-                not_found_grace_period=self.not_found_grace_period,
+                self._wait_settings(),
                 log=self.log,
                 fail_on_job_failure=self.fail_on_job_failure,
             )
             return self._finish(context, config, result)
         self.defer(
             trigger=trigger_for_task(
-                self,
-                job_name,
-                poll_interval=self.poke_interval,
-                timeout=self.max_wait,
-                not_found_grace_period=self.not_found_grace_period,
-                stop_job_on_kill=self._created_job_name == job_name,
+                self, job_name, self._wait_settings(), stop_job_on_kill=self._created_job_name == job_name
             ),
             method_name="execute_complete",
             timeout=deferral_timeout(self.max_wait),
         )
+
+    def _wait_settings(self) -> WaitSettings:
+        return WaitSettings(self.poke_interval, self.max_wait, self.not_found_grace_period)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Resume after the deferral; Airflow's own deferral timeout or a crashed trigger still push an ending."""

@@ -13,7 +13,7 @@ from airflow_provider_optjob.model.api_errors import error_code
 from airflow_provider_optjob.model.config import is_resolved_later
 from airflow_provider_optjob.model.name import validate_job_name
 from airflow_provider_optjob.model.status import is_terminal
-from airflow_provider_optjob.model.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.model.wait_settings import Duration, WaitSettings, wait_settings
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
 from airflow_provider_optjob.waiting.completion import outcome_from_trigger_event, push_outcome
 from airflow_provider_optjob.waiting.wait import default_deferrable, trigger_for_task, wait_on_worker
@@ -85,23 +85,17 @@ class SageMakerStopOptimizationJobOperator(OptimizationJobBaseOperator):
         if not self.wait_for_completion:
             return self._describe_outcome(self.job_name)
         if not self.deferrable:
-            outcome = wait_on_worker(
-                self.hook,
-                self.job_name,
-                poll_interval=self.poke_interval,
-                timeout=self.max_wait,
-                not_found_grace_period=0,
-                log=self.log,
-            )
+            outcome = wait_on_worker(self.hook, self.job_name, self._wait_settings(), log=self.log)
             push_outcome(context, outcome)
             return outcome
         self.defer(
-            trigger=trigger_for_task(
-                self, self.job_name, poll_interval=self.poke_interval, timeout=self.max_wait, not_found_grace_period=0
-            ),
+            trigger=trigger_for_task(self, self.job_name, self._wait_settings()),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.max_wait),
         )
+
+    def _wait_settings(self) -> WaitSettings:
+        return WaitSettings(self.poke_interval, self.max_wait, not_found_grace_period=0.0)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> OptimizationJobOutcome:
         """

@@ -19,7 +19,7 @@ from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimization
 from airflow_provider_optjob.model.config import is_resolved_later
 from airflow_provider_optjob.model.name import validate_job_name
 from airflow_provider_optjob.model.status import is_terminal
-from airflow_provider_optjob.model.wait_settings import Duration, wait_settings
+from airflow_provider_optjob.model.wait_settings import Duration, WaitSettings, wait_settings
 from airflow_provider_optjob.waiting.check import check_job
 from airflow_provider_optjob.waiting.completion import (
     WaitWatch,
@@ -106,11 +106,7 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
                 return finish_with_outcome(context, outcome, soft_fail=self.soft_fail)
             self.defer(
                 trigger=trigger_for_task(
-                    self,
-                    self.job_name,
-                    poll_interval=self.poke_interval,
-                    timeout=self.timeout,
-                    not_found_grace_period=self.not_found_grace_period,
+                    self, self.job_name, WaitSettings(self.poke_interval, self.timeout, self.not_found_grace_period)
                 ),
                 method_name="execute_complete",
                 timeout=deferral_timeout(self.timeout),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_optjob.compat import Context
     from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
     from airflow_provider_optjob.model.outcome import OptimizationJobOutcome, OptimizationJobResult
+    from airflow_provider_optjob.model.wait_settings import WaitSettings
 
 #: How much longer than the trigger's own deadline Airflow's deferral timeout waits. The trigger's ``timeout``
 #: event (which names the last status) then ends the wait, and the deferral timeout stays a backstop.
@@ -83,29 +84,21 @@ def last_look(hook: SageMakerOptimizationJobHook, job_name: str, log: Any) -> Op
 
 
 def trigger_for_task(
-    task: Any,
-    job_name: str,
-    *,
-    poll_interval: float,
-    timeout: float,
-    not_found_grace_period: float,
-    stop_job_on_kill: bool = False,
+    task: Any, job_name: str, settings: WaitSettings, *, stop_job_on_kill: bool = False
 ) -> SageMakerOptimizationJobTrigger:
     """
     Build the trigger that waits for ``job_name`` with an AWS task's connection settings.
 
     :param task: an operator or sensor with ``aws_conn_id``, ``region_name``, ``verify`` and ``botocore_config``.
     :param job_name: the job's name.
-    :param poll_interval: seconds between two checks.
-    :param timeout: seconds from now until the deadline.
-    :param not_found_grace_period: seconds to tolerate a job that is not found yet.
+    :param settings: the wait's interval, timeout (from now until the deadline) and not-found grace period.
     :param stop_job_on_kill: stop the job if a user kills the deferred task.
     """
     return SageMakerOptimizationJobTrigger(
         job_name=job_name,
-        end_time=time.time() + timeout,
-        poll_interval=poll_interval,
-        not_found_grace_period=not_found_grace_period,
+        end_time=time.time() + settings.timeout,
+        poll_interval=settings.poke_interval,
+        not_found_grace_period=settings.not_found_grace_period,
         aws_conn_id=task.aws_conn_id,
         region_name=task.region_name,
         verify=task.verify,
@@ -117,39 +110,36 @@ def trigger_for_task(
 def wait_on_worker(
     hook: SageMakerOptimizationJobHook,
     job_name: str,
+    settings: WaitSettings,
     *,
-    poll_interval: float,
-    timeout: float,
-    not_found_grace_period: float,
     log: Any,
     on_look: Callable[[OptimizationJobOutcome], None] | None = None,
 ) -> OptimizationJobOutcome:
     """
     Poll from the worker until the job is terminal, or fail clearly at the deadline.
 
-    The job is described every ``poll_interval`` seconds; what follows each look is the
+    The job is described every ``settings.poke_interval`` seconds; what follows each look is the
     :class:`~airflow_provider_optjob.model.look_policy.LookPolicy`'s answer (backoff after transient errors,
-    "not found" tolerated for ``not_found_grace_period`` seconds, no pause past the deadline). A single Describe
+    "not found" tolerated for the grace period, no pause past the deadline). A single Describe
     call that hangs can overrun the deadline by that call's duration (bounded by the client's timeouts and
     botocore's attempts).
 
     :param hook: the hook to describe with.
     :param job_name: the job's name.
-    :param poll_interval: seconds between two checks; the base of the backoff on transient errors.
-    :param timeout: seconds to wait in all.
-    :param not_found_grace_period: seconds to tolerate a job that is not found yet.
+    :param settings: seconds between two checks (the base of the backoff on transient errors), seconds to wait in
+        all, and seconds to tolerate a job that is not found yet.
     :param log: the task's logger.
     :param on_look: called with every outcome a look found (e.g. :meth:`WaitWatch.saw`).
-    :raises OptimizationJobWaitTimeoutError: the job did not finish within ``timeout``; the message gives
+    :raises OptimizationJobWaitTimeoutError: the job did not finish within the timeout; the message gives
         its last status and, if the last look failed, the last error.
     :raises AirflowException: access denied, bad credentials, a job still missing after the grace period,
         or another API error that retrying will not fix.
     """
     policy = LookPolicy.for_timeout(
         job_name,
-        poll_interval=poll_interval,
-        not_found_grace_period=not_found_grace_period,
-        timeout=timeout,
+        poll_interval=settings.poke_interval,
+        not_found_grace_period=settings.not_found_grace_period,
+        timeout=settings.timeout,
         clock=time.monotonic,
     )
     while True:
@@ -177,10 +167,8 @@ def wait_and_finish_on_worker(
     context: Context,
     hook: SageMakerOptimizationJobHook,
     job_name: str,
+    settings: WaitSettings,
     *,
-    poll_interval: float,
-    timeout: float,
-    not_found_grace_period: float,
     log: Any,
     fail_on_job_failure: bool = True,
 ) -> OptimizationJobResult:
@@ -193,23 +181,13 @@ def wait_and_finish_on_worker(
     :param context: the task's context.
     :param hook: the hook to describe with.
     :param job_name: the job's name.
-    :param poll_interval: seconds between two checks.
-    :param timeout: seconds to wait in all.
-    :param not_found_grace_period: seconds to tolerate a job that is not found yet.
+    :param settings: the wait's interval, timeout and not-found grace period.
     :param log: the task's logger.
     :param fail_on_job_failure: raise for ``FAILED`` / ``STOPPED``; if false, return the result instead.
     :raises OptimizationJobFailedError: the job ended ``FAILED`` or ``STOPPED``.
-    :raises OptimizationJobWaitTimeoutError: the job did not finish within ``timeout``.
+    :raises OptimizationJobWaitTimeoutError: the job did not finish within the timeout.
     :raises AirflowException: the wait could not go on (see :func:`wait_on_worker`).
     """
     with informing_wait(context, WaitWatch(job_name)) as watch:
-        outcome = wait_on_worker(
-            hook,
-            job_name,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            not_found_grace_period=not_found_grace_period,
-            log=log,
-            on_look=watch.saw,
-        )
+        outcome = wait_on_worker(hook, job_name, settings, log=log, on_look=watch.saw)
         return finish_with_outcome(context, outcome, fail_on_job_failure=fail_on_job_failure)

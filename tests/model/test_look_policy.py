@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from airflow_provider_optjob.model.api_errors import ApiErrorKind, backoff_cap
-from airflow_provider_optjob.model.look_policy import LookPolicy, Verdict
+from airflow_provider_optjob.model.look_policy import LookPolicy, NextStep, Verdict
 
 
 class Clock:
@@ -98,7 +98,7 @@ def test_a_look_that_sees_the_job_resets_the_backoff(clock):
 
 def test_throttling_never_ends_the_wait_before_the_deadline(clock):
     waiting = policy(clock, timeout=300.0)
-    steps = []
+    steps: list[NextStep] = []
     while not steps or steps[-1].verdict is Verdict.LOOK_AGAIN:
         steps.append(waiting.after_error(THROTTLED))
         clock.advance(steps[-1].delay)

@@ -10,6 +10,7 @@ import pytest
 from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.model.api_errors import backoff_cap
+from airflow_provider_optjob.model.wait_settings import WaitSettings
 from airflow_provider_optjob.waiting.completion import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.waiting.wait import wait_on_worker
 from tests.faults.runs import describe_calls
@@ -34,7 +35,7 @@ def control(optjob_aws_conn, sagemaker_emulator):
 
 
 def wait(hook: SageMakerOptimizationJobHook, job_name: str, *, timeout: float = 30, grace: float = 5):
-    return wait_on_worker(hook, job_name, poll_interval=POLL, timeout=timeout, not_found_grace_period=grace, log=log)
+    return wait_on_worker(hook, job_name, WaitSettings(POLL, timeout, grace), log=log)
 
 
 def test_transient_errors_are_ridden_out_with_capped_backoff(hook, control, logged):
