@@ -1,10 +1,20 @@
-"""Exceptions raised by the optimization-job provider."""
+"""Exceptions raised by the optimization-job provider: every one a DAG author may catch, importable from here.
+
+The checks of names, requests and models raise ``ValueError`` subclasses of the domain core (re-exported here):
+:class:`InvalidOptimizationJobNameError`, :class:`InvalidOptimizationJobConfigError`,
+:class:`InvalidModelNameError` and :class:`ModelFromJobError`. What goes wrong with a job while a task runs
+raises an ``AirflowException`` subclass defined here.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_optjob.compat import AirflowException
+from airflow_provider_optjob.compat import AirflowException, AirflowSensorTimeout
+from airflow_provider_optjob.model.config import InvalidOptimizationJobConfigError
+from airflow_provider_optjob.model.model_name import InvalidModelNameError
+from airflow_provider_optjob.model.model_source import ModelFromJobError
+from airflow_provider_optjob.model.name import InvalidOptimizationJobNameError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,3 +59,25 @@ class OptimizationJobNotFoundError(AirflowException):
 
 class OptimizationJobConnectionError(AirflowException):
     """The Airflow connection named for AWS access cannot be used."""
+
+
+class OptimizationJobWaitTimeoutError(AirflowSensorTimeout):
+    """The wait for an optimization job reached its deadline before the job finished."""
+
+
+class OptimizationJobOwnedElsewhereError(AirflowException):
+    """A job with the task's job name exists and belongs to another task instance (or to no task)."""
+
+
+__all__ = [
+    "InvalidModelNameError",
+    "InvalidOptimizationJobConfigError",
+    "InvalidOptimizationJobNameError",
+    "ModelFromJobError",
+    "OptimizationJobConnectionError",
+    "OptimizationJobFailedError",
+    "OptimizationJobNotFinishedError",
+    "OptimizationJobNotFoundError",
+    "OptimizationJobOwnedElsewhereError",
+    "OptimizationJobWaitTimeoutError",
+]

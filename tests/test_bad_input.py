@@ -93,6 +93,18 @@ class TestAtRunTime:
         assert len(set(rendered)) == 1
         assert optimization_job_calls(sagemaker_emulator.control) == {}
 
+    def test_a_template_that_renders_none_fails_at_once_naming_the_field_and_template(
+        self, optjob_aws_conn, sagemaker_emulator, capfd
+    ):
+        dag_run, logs = run_dag_with_logs(capfd, "faults_bad_input.py", "faults_name_renders_nothing")
+
+        assert set(task_states(dag_run).values()) == {"failed"}
+        assert len(task_states(dag_run)) == 5
+        template = "{{ ti.xcom_pull(task_ids='no_such_task', key='job_name') }}"
+        assert logs.count(f"job_name rendered to 'None' from the template {template!r}") == 4
+        assert logs.count(f"config['OptimizationJobName'] rendered to 'None' from the template {template!r}") == 1
+        assert optimization_job_calls(sagemaker_emulator.control) == {}
+
     def test_unknown_connection_id_fails_before_any_aws_call(self, optjob_aws_conn, sagemaker_emulator, capfd):
         dag_run, logs = run_dag_with_logs(capfd, "faults_bad_input.py", "faults_bad_conn_id")
 

@@ -35,6 +35,29 @@ def validate_job_name(job_name: object) -> str:
     return job_name
 
 
+def validate_rendered_job_name(job_name: object, template: object, *, field: str = "job_name") -> str:
+    """
+    Check a job name after template rendering: a template that rendered to nothing fails at once, naming it.
+
+    A Jinja template renders ``None`` (as the string ``'None'``) when what it reads is missing, for example a
+    ``ti.xcom_pull`` whose ``task_ids`` or ``key`` matches no XCom. Sent to SageMaker, such a name would wait
+    out the not-found grace period for a job that never existed.
+
+    :param job_name: the rendered value.
+    :param template: the value before rendering (a template string, or the name itself when not templated).
+    :param field: the task argument that holds the name, for the message.
+    :raises InvalidOptimizationJobNameError: the template rendered ``None`` or an empty string, or the name
+        breaks the API's rule.
+    """
+    if is_templated(template) and (job_name is None or str(job_name).strip() in ("", "None")):
+        raise InvalidOptimizationJobNameError(
+            f"{field} rendered to {job_name!r} from the template {template!r}, so the task has no job name. A "
+            "template renders 'None' when what it reads is missing, for example a ti.xcom_pull whose task_ids or "
+            "key matches no XCom: check the task id and the key."
+        )
+    return validate_job_name(job_name)
+
+
 def is_templated(value: object) -> bool:
     """
     Tell whether a value still holds Jinja markup, so it can only be checked after rendering.

@@ -12,7 +12,7 @@ from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimization
 from airflow_provider_optjob.lineage.openlineage import lineage_view
 from airflow_provider_optjob.links.optimization_job import SageMakerOptimizationJobLink
 from airflow_provider_optjob.model.api_errors import ApiErrorKind, classify_api_error
-from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.name import validate_rendered_job_name
 from airflow_provider_optjob.model.outcome import build_job_outcome
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ class OptimizationJobBaseOperator(AwsBaseOperator[SageMakerOptimizationJobHook])
     #: What the last Describe of this task told of its job, as lineage needs it
     #: (:func:`~airflow_provider_optjob.lineage.openlineage.lineage_view`); ``None`` before any.
     _job_description: dict[str, Any] | None = None
+    #: The ``job_name`` argument as the DAG gave it, before rendering (to name a template that rendered nothing).
+    _job_name_template: object = None
 
     def _describe_outcome(self, job_name: str) -> OptimizationJobOutcome:
         try:
@@ -48,7 +50,7 @@ class OptimizationJobBaseOperator(AwsBaseOperator[SageMakerOptimizationJobHook])
 
     def _describe_named_job(self, context: Context, job_name: str) -> OptimizationJobOutcome:
         """Check the rendered name and the connection, describe the job, and persist its console link."""
-        validate_job_name(job_name)
+        validate_rendered_job_name(job_name, self._job_name_template)
         self.hook.check_connection_exists()
         outcome = self._describe_outcome(job_name)
         self._persist_link(context, job_name)

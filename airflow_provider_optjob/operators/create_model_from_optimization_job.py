@@ -11,7 +11,7 @@ from airflow_provider_optjob.links.optimization_job import SageMakerOptimization
 from airflow_provider_optjob.model.config import is_resolved_later
 from airflow_provider_optjob.model.model_name import default_model_name, validate_model_name
 from airflow_provider_optjob.model.model_source import DraftModel
-from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.name import validate_job_name, validate_rendered_job_name
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ class SageMakerCreateModelFromOptimizationJobOperator(OptimizationJobBaseOperato
         if model_name is not None and not is_resolved_later(model_name):
             validate_model_name(model_name)
         self.job_name = job_name
+        self._job_name_template = job_name
         self.model_name = model_name
         self.execution_role_arn = execution_role_arn
         self.tags = tags
@@ -100,7 +101,7 @@ class SageMakerCreateModelFromOptimizationJobOperator(OptimizationJobBaseOperato
 
     def execute(self, context: Context) -> str:
         """Describe the job, create (or reuse) its model, and return the model's name."""
-        job_name = self.job_name
+        job_name = validate_rendered_job_name(self.job_name, self._job_name_template)
         model_name = validate_model_name(self.model_name) if self.model_name else default_model_name(job_name)
         self._describe_named_job(context, job_name)
         self._model_name = self.hook.create_model_from_optimization_job(

@@ -15,6 +15,7 @@ from airflow_provider_optjob.links.optimization_job import SageMakerOptimization
 from airflow_provider_optjob.masking import mask_environment_secrets
 from airflow_provider_optjob.model.api_errors import error_code
 from airflow_provider_optjob.model.config import check_config_when_defined, validate_create_config
+from airflow_provider_optjob.model.name import validate_rendered_job_name
 from airflow_provider_optjob.model.ownership import JobOwner, current_try_number, with_owner_tags
 from airflow_provider_optjob.model.wait_settings import Duration, WaitSettings, wait_settings
 from airflow_provider_optjob.operators.base import OptimizationJobBaseOperator
@@ -156,6 +157,7 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
         if isinstance(config, Mapping):
             mask_environment_secrets(config, self.sensitive_environment_keys)
         self.config = config
+        self._job_name_template = config.get("OptimizationJobName") if isinstance(config, Mapping) else config
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poke_interval = settings.poke_interval
@@ -169,6 +171,10 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
 
     def execute(self, context: Context) -> OptimizationJobOutcome:
         """Create (or attach to) the job, then wait for it as configured."""
+        if isinstance(self.config, Mapping):
+            validate_rendered_job_name(
+                self.config.get("OptimizationJobName"), self._job_name_template, field="config['OptimizationJobName']"
+            )
         config = validate_create_config(self.config)
         self.hook.check_connection_exists()
         self.hook.validate_create_request(config)

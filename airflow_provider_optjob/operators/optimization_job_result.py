@@ -66,6 +66,7 @@ class SageMakerOptimizationJobResultOperator(OptimizationJobBaseOperator):
         if not is_resolved_later(job_name):
             validate_job_name(job_name)
         self.job_name = job_name
+        self._job_name_template = job_name
         self.fail_on_job_failure = fail_on_job_failure
         self.asset_alias = asset_alias
 

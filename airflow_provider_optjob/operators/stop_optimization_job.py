@@ -67,6 +67,7 @@ class SageMakerStopOptimizationJobOperator(OptimizationJobBaseOperator):
         if not is_resolved_later(job_name):
             validate_job_name(job_name)
         self.job_name = job_name
+        self._job_name_template = job_name
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poke_interval = settings.poke_interval

@@ -17,7 +17,7 @@ from airflow_provider_optjob.compat import (
 )
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.model.config import is_resolved_later
-from airflow_provider_optjob.model.name import validate_job_name
+from airflow_provider_optjob.model.name import validate_job_name, validate_rendered_job_name
 from airflow_provider_optjob.model.status import is_terminal
 from airflow_provider_optjob.model.wait_settings import Duration, WaitSettings, wait_settings
 from airflow_provider_optjob.waiting.check import check_job
@@ -88,6 +88,7 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
         if not is_resolved_later(job_name):
             validate_job_name(job_name)
         self.job_name = job_name
+        self._job_name_template = job_name
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.not_found_grace_period = settings.not_found_grace_period
         self._started_monotonic: float | None = None
@@ -97,7 +98,7 @@ class SageMakerOptimizationJobSensor(AwsBaseSensor[SageMakerOptimizationJobHook]
         """Check the job once; finish if it is terminal, else defer (or poll, when not deferrable)."""
         self._started_monotonic = time.monotonic()
         with informing_wait(context, self._wait_watch(), deadline_passed=lambda: self._deadline_passed(context)):
-            validate_job_name(self.job_name)
+            validate_rendered_job_name(self.job_name, self._job_name_template)
             self.hook.check_connection_exists()
             if not self.deferrable:
                 return super().execute(context)

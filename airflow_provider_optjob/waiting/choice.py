@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.compat import AirflowException
+from airflow_provider_optjob.exceptions import OptimizationJobOwnedElsewhereError
 from airflow_provider_optjob.model.api_errors import ApiErrorKind, classify_api_error, describe_failure_message
 from airflow_provider_optjob.model.ownership import (
     TRY_NUMBER_TAG,
@@ -46,10 +47,6 @@ def _call_once(call: Callable[[], Any], what: str) -> Any:
 
 
 IF_EXISTS_CHOICES: tuple[str, ...] = ("attach", "adopt", "fail")
-
-
-class OptimizationJobOwnedElsewhereError(AirflowException):
-    """A job with the task's job name exists and belongs to another task instance (or to no task)."""
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ from typing import TypeVar, cast
 
 from airflow_provider_optjob.compat import (
     AirflowException,
-    AirflowSensorTimeout,
     AirflowSkipException,
     Context,
     push_xcom,
 )
-from airflow_provider_optjob.exceptions import OptimizationJobFailedError
+from airflow_provider_optjob.exceptions import OptimizationJobFailedError, OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.model.event import read_trigger_event
 from airflow_provider_optjob.model.outcome import (
     XCOM_FAILURE_REASON_KEY,
@@ -49,10 +48,6 @@ _TIMEOUTS = frozenset({"AirflowSensorTimeout", "AirflowTaskTimeout", "TaskDeferr
 _DEFERRAL_TIMEOUT_MESSAGES = frozenset({"Trigger/execution timeout", "Trigger timeout"})
 #: Set on an exception once its ending is pushed, so an outer guard does not push a poorer one over it.
 _ENDING_PUSHED = "_optjob_wait_ending_pushed"
-
-
-class OptimizationJobWaitTimeoutError(AirflowSensorTimeout):
-    """The wait for an optimization job reached its deadline before the job finished."""
 
 
 class WaitWatch:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_optjob.compat import AirflowException, conf
+from airflow_provider_optjob.exceptions import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.model.look_policy import LookPolicy, Verdict
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from airflow_provider_optjob.waiting.check import MissedLook, log_missed_look, look_at_job
 from airflow_provider_optjob.waiting.completion import (
-    OptimizationJobWaitTimeoutError,
     WaitWatch,
     finish_with_outcome,
     informing_wait,

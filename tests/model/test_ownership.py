@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from airflow_provider_optjob.exceptions import OptimizationJobOwnedElsewhereError
 from airflow_provider_optjob.model.name import JOB_NAME_PATTERN, validate_job_name
 from airflow_provider_optjob.model.ownership import (
     JobOwner,
@@ -14,7 +15,7 @@ from airflow_provider_optjob.model.ownership import (
     tag_value,
     with_owner_tags,
 )
-from airflow_provider_optjob.waiting.choice import ExistingJob, OptimizationJobOwnedElsewhereError, choice_for_existing
+from airflow_provider_optjob.waiting.choice import ExistingJob, choice_for_existing
 
 OWNER = JobOwner("nightly", "create", "manual__2026-01-01T00:00:00+00:00", "-1")
 AWS_TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from airflow_provider_optjob.compat import AirflowException
-from airflow_provider_optjob.exceptions import OptimizationJobFailedError
+from airflow_provider_optjob.exceptions import (
+    OptimizationJobFailedError,
+    OptimizationJobOwnedElsewhereError,
+    OptimizationJobWaitTimeoutError,
+)
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.model.ownership import JobOwner
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
-from airflow_provider_optjob.waiting.choice import OptimizationJobOwnedElsewhereError
-from airflow_provider_optjob.waiting.completion import OptimizationJobWaitTimeoutError
 from tests.airflow_runs import load_dag, run_dag, task_states, xcom_value
 from tests.faults.runs import run_dag_with_logs
 from tests.job_requests import job_config

@@ -5,12 +5,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_optjob.compat import XCOM_ACCEPTS_NONE, AirflowException
-from airflow_provider_optjob.exceptions import OptimizationJobFailedError
+from airflow_provider_optjob.exceptions import OptimizationJobFailedError, OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.model.name import InvalidOptimizationJobNameError
 from airflow_provider_optjob.model.outcome import unknown_job_outcome
 from airflow_provider_optjob.sensors.optimization_job import SageMakerOptimizationJobSensor
-from airflow_provider_optjob.waiting.completion import OptimizationJobWaitTimeoutError
 from tests.airflow_runs import load_dag, run_dag, task_states, xcom_value
 from tests.job_requests import job_config
 from tests.task_context import RecordingTaskInstance

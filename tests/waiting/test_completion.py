@@ -12,11 +12,10 @@ from airflow_provider_optjob.compat import (
     AirflowSensorTimeout,
     AirflowSkipException,
 )
-from airflow_provider_optjob.exceptions import OptimizationJobFailedError
+from airflow_provider_optjob.exceptions import OptimizationJobFailedError, OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.model.event import read_trigger_event
 from airflow_provider_optjob.model.outcome import OUTCOME_KEYS, OptimizationJobOutcome, unknown_job_outcome
 from airflow_provider_optjob.waiting.completion import (
-    OptimizationJobWaitTimeoutError,
     WaitWatch,
     finish_from_trigger_event,
     finish_with_outcome,

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from airflow_provider_optjob.compat import AirflowException
+from airflow_provider_optjob.exceptions import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.model.api_errors import backoff_cap
 from airflow_provider_optjob.model.wait_settings import WaitSettings
-from airflow_provider_optjob.waiting.completion import OptimizationJobWaitTimeoutError
 from airflow_provider_optjob.waiting.wait import wait_on_worker
 from tests.faults.runs import describe_calls
 from tests.job_requests import job_config
