@@ -35,6 +35,35 @@ def validate_job_name(job_name: object) -> str:
     return job_name
 
 
+#: Characters of Airflow run ids that job names do not allow, each rendered as a hyphen by :func:`job_name_per_run`.
+_RUN_ID_CHARACTERS_REPLACED = ("_", ":", ".", "+", " ", "/")
+
+
+def job_name_per_run(prefix: str) -> str:
+    """
+    Build a job name template that renders a valid name of its own for each DAG run, on Airflow 2.10 to 3.x.
+
+    The name is ``prefix``, a hyphen, and the end of the run id (unique per DAG) with the characters job names do
+    not allow turned into hyphens: ``quantize-llama-manual--2026-12-03T10-31-24-677715-00-00`` for the run
+    ``manual__2026-12-03T10:31:24.677715+00:00``. It needs no logical date, which Airflow 3's manual runs lack.
+
+    :param prefix: the start of every name: 1 to 46 characters that a job name allows (letters, digits, hyphens;
+        starting with a letter or digit).
+    :return: a Jinja template for ``OptimizationJobName`` (or a sensor's ``job_name``).
+    :raises InvalidOptimizationJobNameError: ``prefix`` is no valid start of a name, or leaves too little room
+        for the run id.
+    """
+    validate_job_name(prefix)
+    room = 63 - len(prefix) - 1
+    if room < 16:
+        raise InvalidOptimizationJobNameError(
+            f"Prefix {prefix!r} is {len(prefix)} characters: at most 46 leave room for the run id in a 63-character "
+            "job name."
+        )
+    replaced = "".join(f" | replace('{character}', '-')" for character in _RUN_ID_CHARACTERS_REPLACED)
+    return f"{prefix}-{{{{ (run_id{replaced})[-{room}:] }}}}"
+
+
 def validate_rendered_job_name(job_name: object, template: object, *, field: str = "job_name") -> str:
     """
     Check a job name after template rendering: a template that rendered to nothing fails at once, naming it.

@@ -76,8 +76,8 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
     - a same-named job of anyone else is an error naming its owner, unless ``if_exists="adopt"``.
 
     The name of the job actually used is pushed to XCom under ``job_name`` before any wait: downstream
-    tasks take it from there (``create.output["job_name"]``). Give each DAG run its own job name (for
-    example ``"quantize-{{ ds_nodash }}"``).
+    tasks take it from there (``create.output["job_name"]``). Give each DAG run its own job name, for
+    example ``job_name_per_run("quantize-llama")`` (:func:`~airflow_provider_optjob.model.name.job_name_per_run`).
 
     When waiting, the task ends exactly like
     :class:`~airflow_provider_optjob.sensors.optimization_job.SageMakerOptimizationJobSensor`: the same

@@ -1,10 +1,12 @@
 """Operators for Amazon SageMaker optimization jobs: create (and wait), read the result, stop, build a model.
 
-The public import path of the four operators; each lives in a module of its own.
+The public import path of the four operators (each lives in a module of its own), and of
+:func:`~airflow_provider_optjob.model.name.job_name_per_run`, the job name template of one job per DAG run.
 """
 
 from __future__ import annotations
 
+from airflow_provider_optjob.model.name import job_name_per_run
 from airflow_provider_optjob.operators.create_model_from_optimization_job import (
     SageMakerCreateModelFromOptimizationJobOperator,
 )
@@ -23,4 +25,5 @@ __all__ = [
     "SageMakerCreateOptimizationJobOperator",
     "SageMakerOptimizationJobResultOperator",
     "SageMakerStopOptimizationJobOperator",
+    "job_name_per_run",
 ]

@@ -174,7 +174,13 @@ def foreign_job_message(existing: ExistingJob, owner: JobOwner) -> str:
     )
     return (
         f"An optimization job named {existing.name!r} already exists ({existing.status}) and {owned_by}; this task "
-        f"is {owner.describe()}. Give each task instance its own job name (for example templated with "
-        "'{{ run_id }}' or '{{ ds_nodash }}'), delete the other job, or set if_exists='adopt' to wait on it "
+        f"is {owner.describe()}. Give each DAG run its own job name, for example "
+        f"job_name_per_run({_prefix_of(existing.name)!r}) (from airflow_provider_optjob.operators.optimization_job), "
+        "which renders the run id into the name; or delete the other job, or set if_exists='adopt' to wait on it "
         "and hand its outcome downstream as this task's."
     )
+
+
+def _prefix_of(job_name: str) -> str:
+    """Cut a job name to a prefix that :func:`~airflow_provider_optjob.model.name.job_name_per_run` accepts."""
+    return job_name[:46].rstrip("-") or "optimization-job"

@@ -11,7 +11,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
+from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator, job_name_per_run
 from tests.job_requests import ROLE_ARN, job_config
 
 try:
@@ -68,6 +68,8 @@ ownership_retried_worker = create_dag(
     deferrable=False,
 )
 ownership_foreign = create_dag("ownership_foreign", job_config("ownership-foreign"))
+#: What the error about a same-named job of another run advises: a name per run.
+name_per_run = create_dag("name_per_run", job_config(job_name_per_run("ownership-foreign")), wait_for_completion=False)
 ownership_adopt = create_dag("ownership_adopt", job_config("ownership-adopt"), if_exists="adopt")
 
 config_jinja_native = create_dag(

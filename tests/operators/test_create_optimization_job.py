@@ -16,6 +16,7 @@ from airflow_provider_optjob.exceptions import (
     OptimizationJobWaitTimeoutError,
 )
 from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+from airflow_provider_optjob.model.name import validate_job_name
 from airflow_provider_optjob.model.ownership import JobOwner
 from airflow_provider_optjob.operators.optimization_job import SageMakerCreateOptimizationJobOperator
 from tests.airflow_runs import load_dag, run_dag, task_states, xcom_value
@@ -415,6 +416,27 @@ class TestInRealAirflow:
         if DAG_TEST_LOGS_TASK_ERRORS:
             assert "is owned by dag_id='someone-else'" in logs
         assert hook.describe_optimization_job("ownership-foreign")["OptimizationJobStatus"] != "STOPPED"
+
+    def test_the_advice_of_the_foreign_job_error_gives_each_run_its_own_job(
+        self, hook, optjob_aws_conn, sagemaker_emulator
+    ):
+        create_as(hook, "ownership-foreign", OwnerTaskInstance(dag_id="someone-else"))
+        context, _ = owner_context(try_number=1)
+        with pytest.raises(OptimizationJobOwnedElsewhereError) as raised:
+            SageMakerCreateOptimizationJobOperator(
+                task_id="create", config=job_config("ownership-foreign"), wait_for_completion=False
+            ).execute(context)
+        assert "job_name_per_run('ownership-foreign')" in str(raised.value)
+
+        runs = [run_dag(load_dag(DAG_FILE, "name_per_run")) for _ in range(2)]  # the DAG follows that advice
+
+        assert [task_states(run) for run in runs] == [{"create": "success", "report": "success"}] * 2
+        names = [xcom_value(run, "report")["job_name"] for run in runs]
+        assert len(set(names)) == 2
+        for name in names:
+            assert name.startswith("ownership-foreign-")
+            assert validate_job_name(name) == name
+            assert tags_of(hook, name)["airflow:dag_id"] == "name_per_run"
 
     def test_adopt_attaches_to_a_foreign_job(self, hook, optjob_aws_conn, sagemaker_emulator):
         create_as(hook, "ownership-adopt", None)
