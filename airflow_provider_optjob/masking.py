@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_optjob.compat import mask_secret
+from airflow_provider_optjob.compat import conf, mask_secret
 from airflow_provider_optjob.model.config import environment_items
+from airflow_provider_optjob.model.secret_values import is_secret
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -15,17 +16,22 @@ def mask_environment_secrets(config: Mapping[str, Any], extra_sensitive_keys: Co
     """
     Register the request's secret environment values with Airflow's secrets masker.
 
-    A value is a secret when Airflow's own rule says its key is sensitive (key names containing ``token``,
-    ``secret``, ``password``, ``api_key``... plus ``[core] sensitive_var_conn_names``; the masker applies
-    the rule when given the key), or when its key is one of ``extra_sensitive_keys`` (compared without case).
-    Other values, such as ``awq`` or ``1``, are never masked.
+    A value is a secret when its key names one or when the value looks like one
+    (:func:`~airflow_provider_optjob.model.secret_values.is_secret`): the words of Airflow's rule, the
+    deployment's ``[core] sensitive_var_conn_names`` and ``extra_sensitive_keys`` mark a key; a token's, key's or
+    random string's shape marks a value. Other values, such as ``awq`` or ``1``, are never given to the masker, so
+    they are neither hidden nor warned about.
 
-    :param config: the ``CreateOptimizationJob`` request.
+    :param config: the ``CreateOptimizationJob`` request (or a ``DescribeOptimizationJob`` response).
     :param extra_sensitive_keys: more environment variable names whose values are secrets.
     """
-    extra = {key.lower() for key in extra_sensitive_keys}
+    words = [*extra_sensitive_keys, *_deployment_sensitive_names()]
     for key, value in environment_items(config):
-        if key.lower() in extra:
+        if is_secret(key, value, words):
             mask_secret(value)
-        else:
-            mask_secret(value, name=key)
+
+
+def _deployment_sensitive_names() -> list[str]:
+    """Read ``[core] sensitive_var_conn_names``: the names a deployment adds to Airflow's sensitive words."""
+    names = conf.get("core", "sensitive_var_conn_names", fallback="") or ""
+    return [name for name in names.split(",") if name.strip()]

@@ -31,6 +31,7 @@ JOB_NAMES = {
     "secrets_literal": "secrets-literal",
     "secrets_templated": "secrets-templated",
     "secrets_templated_worker": "secrets-templated-worker",
+    "secrets_unusual_keys": "secrets-unusual-keys",
 }
 
 
@@ -138,6 +139,7 @@ def test_planted_credentials_leave_no_trace(dag_id, planted, optjob_aws_conn, ca
     assert ("SageMakerOptimizationJobTrigger" in payloads) is (dag_id != "secrets_templated_worker")
     assert traces(payloads, planted) == [], "trigger kwargs and events"
     assert traces(rebuilt_trigger_kwargs(dag_id), planted) == [], "serialized trigger"
+    assert "Skipping masking" not in logs, "short plain values (awq, fp16) are never given to the masker"
 
 
 @pytest.mark.parametrize(

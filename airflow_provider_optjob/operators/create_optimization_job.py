@@ -83,10 +83,11 @@ class SageMakerCreateOptimizationJobOperator(OptimizationJobBaseOperator):
     :class:`~airflow_provider_optjob.sensors.optimization_job.SageMakerOptimizationJobSensor`: the same
     outcome dict as ``return_value``, the same XCom keys pushed first, and
     :class:`~airflow_provider_optjob.exceptions.OptimizationJobFailedError` for ``FAILED``/``STOPPED``
-    jobs. Environment values (``OptimizationEnvironment``, every ``OverrideEnvironment``) whose keys
-    Airflow deems sensitive (``HF_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ``*_API_KEY``... and
-    ``[core] sensitive_var_conn_names``), or that ``sensitive_environment_keys`` names, are registered with
-    Airflow's secrets masker; other values (``awq``, ``1``) are not. The config, or any member of it, may be
+    jobs. Environment values (``OptimizationEnvironment``, every ``OverrideEnvironment``) that are secrets
+    by their key (``HF_TOKEN``, ``*_CREDENTIAL``, ``*_SECRET``, ``*_API_KEY``..., ``[core]
+    sensitive_var_conn_names``, or a key ``sensitive_environment_keys`` names) or by their shape (an ``hf_``
+    token, AWS keys, a JWT, a long random string) are registered with Airflow's secrets masker; short plain
+    values (``awq``, ``1``) are not. The config, or any member of it, may be
     a Jinja template or an ``XComArg``: it is then checked after rendering, with the same messages.
     Killing the task while it waits on the worker stops the job only if this try created it (see the
     operators guide for every way a task can end).

@@ -27,18 +27,24 @@ HUB_VARIABLE = "OPTJOB_PLANTED_HUB_CREDENTIAL"
 OVERRIDE_VARIABLE = "OPTJOB_PLANTED_OVERRIDE_CREDENTIAL"
 
 
-def job_config(job_name: str, hub_credential: str, override_credential: str) -> dict[str, Any]:
+def job_config(
+    job_name: str,
+    hub_credential: str,
+    override_credential: str,
+    hub_key: str = "HF_HUB_CREDENTIAL",
+    override_key: str = "QUANT_HUB_LOGIN",
+) -> dict[str, Any]:
     return {
         "OptimizationJobName": job_name,
         "RoleArn": "arn:aws:iam::123456789012:role/SageMakerOptimization",
         "ModelSource": {"S3": {"S3Uri": "s3://models/llama/"}},
         "DeploymentInstanceType": "ml.g5.2xlarge",
-        "OptimizationEnvironment": {"HF_HUB_CREDENTIAL": hub_credential, "OPTION_DTYPE": "fp16"},
+        "OptimizationEnvironment": {hub_key: hub_credential, "OPTION_DTYPE": "fp16"},
         "OptimizationConfigs": [
             {
                 "ModelQuantizationConfig": {
                     "Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.31.0-lmi13.0.0-cu124",
-                    "OverrideEnvironment": {"OPTION_QUANTIZE": "awq", "QUANT_HUB_LOGIN": override_credential},
+                    "OverrideEnvironment": {"OPTION_QUANTIZE": "awq", override_key: override_credential},
                 }
             }
         ],
@@ -55,15 +61,23 @@ def downstream(**context: Any) -> dict[str, Any]:
 
 
 def secrets_dag(
-    dag_id: str, job_name: str, hub_credential: str, override_credential: str, deferrable: bool = True
+    dag_id: str,
+    job_name: str,
+    hub_credential: str,
+    override_credential: str,
+    deferrable: bool = True,
+    keys: tuple[str, str] | None = None,
 ) -> DAG:
+    """A create task whose environment holds two credentials: under ``keys`` (named as sensitive), or by default
+    under the keys the task names in ``sensitive_environment_keys``."""
     with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+        config = job_config(job_name, hub_credential, override_credential, *(keys or ()))
         create = SageMakerCreateOptimizationJobOperator(
             task_id="create",
-            config=job_config(job_name, hub_credential, override_credential),
+            config=config,
             poke_interval=0.1,
             deferrable=deferrable,
-            sensitive_environment_keys=["HF_HUB_CREDENTIAL", "QUANT_HUB_LOGIN"],
+            sensitive_environment_keys=[] if keys else ["HF_HUB_CREDENTIAL", "QUANT_HUB_LOGIN"],
         )
         create >> downstream()
     return dag
@@ -87,4 +101,12 @@ secrets_templated_worker = secrets_dag(
     "{{ var.value.optjob_hub_login }}",
     "{{ var.value.optjob_quant_login }}",
     deferrable=False,
+)
+#: No sensitive_environment_keys: one credential is found by its key's name, the other by its shape (an hf_ token).
+secrets_unusual_keys = secrets_dag(
+    "secrets_unusual_keys",
+    "secrets-unusual-keys",
+    "{{ var.value.optjob_hub_login }}",
+    "{{ var.value.optjob_quant_login }}",
+    keys=("MODEL_HUB_CREDENTIAL", "OPTION_WEIGHTS_FROM"),
 )
