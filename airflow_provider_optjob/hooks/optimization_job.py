@@ -229,7 +229,8 @@ class SageMakerOptimizationJobHook(AwsBaseHook):
         :param sensitive_environment_keys: more environment variable names whose values are masked in logs.
         :raises OptimizationJobFailedError: the job ended ``FAILED`` or ``STOPPED``.
         :raises OptimizationJobNotFinishedError: the job is still running.
-        :raises ModelFromJobError: the job cannot become a model as asked, or the name is taken by another model.
+        :raises ~airflow_provider_optjob.exceptions.ModelFromJobError:
+            the job cannot become a model as asked, or the name is taken by another model.
         """
         described = self.describe_optimization_job(job_name)
         mask_environment_secrets(described, sensitive_environment_keys)

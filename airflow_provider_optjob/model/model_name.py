@@ -45,6 +45,7 @@ def default_model_name(job_name: str) -> str:
     find next to its job. A retry that re-ran a failed job under ``<name>-r<try>`` gets a model of that name.
 
     :param job_name: the optimization job's name.
-    :raises InvalidOptimizationJobNameError: if ``job_name`` is not a valid job name.
+    :raises ~airflow_provider_optjob.exceptions.InvalidOptimizationJobNameError:
+        if ``job_name`` is not a valid job name.
     """
     return validate_model_name(validate_job_name(job_name))

@@ -113,7 +113,8 @@ def optimized_container(describe_response: Mapping[str, Any], draft_model: Draft
 
     :param describe_response: the ``DescribeOptimizationJob`` response of a completed job.
     :param draft_model: the speculative-decoding draft model, if the deployment serves one.
-    :raises ModelFromJobError: if the response names no recommended image or no output location.
+    :raises ~airflow_provider_optjob.exceptions.ModelFromJobError:
+        if the response names no recommended image or no output location.
     """
     name = _job_name(describe_response)
     image = _mapping(describe_response.get("OptimizationOutput")).get("RecommendedInferenceImage")
@@ -162,8 +163,9 @@ def model_request(
     :param tags: more tags for the model (the ``OptimizationJobName`` tag is always the job's name).
     :param vpc_config: the model's ``VpcConfig``.
     :param draft_model: the speculative-decoding draft model to serve with it.
-    :raises ModelFromJobError: for a sharded job, a speculative-decoding job without a draft model, or a response
-        without the members the model needs.
+    :raises ~airflow_provider_optjob.exceptions.ModelFromJobError:
+        for a sharded job, a speculative-decoding job without a draft model, or a response without the members the model
+        needs.
     """
     name = _job_name(describe_response)
     kinds = {kind for entry in _optimization_configs(describe_response) for kind in entry}

@@ -20,7 +20,7 @@ def validate_job_name(job_name: object) -> str:
     or digit) is the API's ``OptimizationJobName`` pattern.
 
     :param job_name: the candidate name (after template rendering).
-    :raises InvalidOptimizationJobNameError: naming the bad value and the rule.
+    :raises ~airflow_provider_optjob.exceptions.InvalidOptimizationJobNameError: naming the bad value and the rule.
     """
     if not isinstance(job_name, str):
         raise InvalidOptimizationJobNameError(
@@ -50,8 +50,8 @@ def job_name_per_run(prefix: str) -> str:
     :param prefix: the start of every name: 1 to 46 characters that a job name allows (letters, digits, hyphens;
         starting with a letter or digit).
     :return: a Jinja template for ``OptimizationJobName`` (or a sensor's ``job_name``).
-    :raises InvalidOptimizationJobNameError: ``prefix`` is no valid start of a name, or leaves too little room
-        for the run id.
+    :raises ~airflow_provider_optjob.exceptions.InvalidOptimizationJobNameError:
+        ``prefix`` is no valid start of a name, or leaves too little room for the run id.
     """
     validate_job_name(prefix)
     room = 63 - len(prefix) - 1
@@ -75,8 +75,8 @@ def validate_rendered_job_name(job_name: object, template: object, *, field: str
     :param job_name: the rendered value.
     :param template: the value before rendering (a template string, or the name itself when not templated).
     :param field: the task argument that holds the name, for the message.
-    :raises InvalidOptimizationJobNameError: the template rendered ``None`` or an empty string, or the name
-        breaks the API's rule.
+    :raises ~airflow_provider_optjob.exceptions.InvalidOptimizationJobNameError:
+        the template rendered ``None`` or an empty string, or the name breaks the API's rule.
     """
     if is_templated(template) and (job_name is None or str(job_name).strip() in ("", "None")):
         raise InvalidOptimizationJobNameError(
