@@ -106,23 +106,25 @@ JUNK = st.recursive(
 )
 
 
+#: Strategies of the scalar shape types, by type name.
+SCALAR_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    "integer": st.integers(),
+    "long": st.integers(),
+    "float": st.floats(),
+    "double": st.floats(),
+    "boolean": st.booleans(),
+    "timestamp": TIMESTAMPS,
+    "blob": st.binary(max_size=20),
+}
+
+
 def shape_strategy(shape: Any, junk: bool, depth: int = 0) -> st.SearchStrategy[Any]:
     """Values the botocore shape allows; with ``junk``, any member may instead hold any value at all."""
     kind = shape.type_name
     if depth > 8:
         return st.none()
     if kind == "structure":
-        members = {
-            name: shape_strategy(member, junk, depth + 1) | (JUNK if junk else st.nothing())
-            for name, member in shape.members.items()
-        }
-        if shape.metadata.get("union"):
-            return st.one_of([st.fixed_dictionaries({name: value}) for name, value in members.items()])
-        required = set(shape.required_members)
-        return st.fixed_dictionaries(
-            {name: value for name, value in members.items() if name in required},
-            optional={name: value for name, value in members.items() if name not in required},
-        )
+        return structure_strategy(shape, junk, depth)
     if kind == "list":
         return st.lists(shape_strategy(shape.member, junk, depth + 1), max_size=3)
     if kind == "map":
@@ -132,17 +134,24 @@ def shape_strategy(shape: Any, junk: bool, depth: int = 0) -> st.SearchStrategy[
     if kind == "string":
         text = st.text(max_size=int(shape.metadata.get("max", 64)) if shape.metadata.get("max", 0) < 300 else 300)
         return st.sampled_from(shape.enum) | text if shape.enum else text
-    if kind in ("integer", "long"):
-        return st.integers()
-    if kind in ("float", "double"):
-        return st.floats()
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "timestamp":
-        return TIMESTAMPS
-    if kind == "blob":
-        return st.binary(max_size=20)
+    if kind in SCALAR_STRATEGIES:
+        return SCALAR_STRATEGIES[kind]
     raise AssertionError(f"no strategy for shape type {kind}")
+
+
+def structure_strategy(shape: Any, junk: bool, depth: int) -> st.SearchStrategy[Any]:
+    """A structure's members, required ones always present; a union holds exactly one."""
+    members = {
+        name: shape_strategy(member, junk, depth + 1) | (JUNK if junk else st.nothing())
+        for name, member in shape.members.items()
+    }
+    if shape.metadata.get("union"):
+        return st.one_of([st.fixed_dictionaries({name: value}) for name, value in members.items()])
+    required = set(shape.required_members)
+    return st.fixed_dictionaries(
+        {name: value for name, value in members.items() if name in required},
+        optional={name: value for name, value in members.items() if name not in required},
+    )
 
 
 responses = shape_strategy(_OUTPUT_SHAPE, junk=False)
