@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server  # noqa: TID253
 
-from airflow_provider_optjob.testing.app import EmulatorApp
+from airflow_provider_optjob.testing.app import REQUEST_ENTRY_KEY, EmulatorApp
 from airflow_provider_optjob.testing.control import EmulatorControl
 from airflow_provider_optjob.testing.optimization_jobs import Durations
 
@@ -35,8 +35,16 @@ def _listen(host: str, port: int) -> socket.socket:
 
 class _RequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if getattr(self.server, "log_requests", False):
+        """Log a request, when asked to, with the AWS operation and the job it names (``POST /`` says neither)."""
+        if not getattr(self.server, "log_requests", False):
+            return
+        entry = getattr(self, "environ", {}).get(REQUEST_ENTRY_KEY)
+        if not isinstance(entry, dict) or not entry.get("operation"):
             super().log_request(code, size)
+            return
+        job = f" {entry['job_name']}" if entry.get("job_name") else ""
+        error = f" {entry['error_code']}" if entry.get("error_code") else ""
+        self.log("info", '"%s%s" %s%s', entry["operation"], job, code, error)
 
 
 class SageMakerEmulator:

@@ -52,6 +52,32 @@ def test_cli_serves_on_free_port_and_stops_on_sigterm(job_request):
             process.wait(timeout=5)
 
 
+def test_cli_access_log_names_each_operation_and_its_job(job_request):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_optjob.testing", "--port", "0", "--log-requests"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().rsplit(" ", 1)[1]
+        client = boto3.client(
+            "sagemaker", endpoint_url=url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        )
+        client.create_optimization_job(**job_request("logged-job"))
+        with pytest.raises(client.exceptions.ResourceNotFound):
+            client.describe_optimization_job(OptimizationJobName="never-created")
+        client.list_optimization_jobs()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, log = process.communicate(timeout=10)
+
+    assert '"CreateOptimizationJob logged-job" 200' in log
+    assert '"DescribeOptimizationJob never-created" 400 ResourceNotFound' in log
+    assert '"ListOptimizationJobs" 200' in log
+
+
 def test_cli_reports_port_in_use(emulator):
     result = subprocess.run(
         [sys.executable, "-m", "airflow_provider_optjob.testing", "--port", str(emulator.port)],
