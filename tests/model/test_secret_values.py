@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from airflow_provider_optjob.model.secret_values import is_secret, key_is_sensitive, value_looks_secret
 
-HF_TOKEN = "hf_" + secrets.token_hex(17)
+HF_TOKEN = "hf_QpLw3nX8rT2vK9mB4cZ7yH1dF6gJ0sAeUq"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHRqb2IifQ.c2lnbmF0dXJlLXZhbHVlLWhlcmU"
 AWS_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-RANDOM = secrets.token_urlsafe(32)
+RANDOM = "tvjPg56kBIgYZTi7bdLbNxjKU6mcy-C57OMJqFfZis0"
 
 
 @pytest.mark.parametrize(
