@@ -39,6 +39,7 @@ from airflow_provider_optjob.testing.optimization_jobs import (
     Durations,
     JobScript,
     OptimizationJobStore,
+    PlanEndedError,
 )
 from airflow_provider_optjob.testing.protocol import (
     AwsError,
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CONTROL_PREFIX = "/_emulator/"
+#: The WSGI environ key under which a request's log entry (operation, job name, status) travels to the access log.
+REQUEST_ENTRY_KEY = "optjob.request_entry"
 SAGEMAKER_TARGET_PREFIX = "SageMaker"
 OPTIMIZATION_JOB_OPERATIONS = frozenset(
     {
@@ -200,6 +203,7 @@ class EmulatorApp:
         body = get_input_stream(environ).read()
         request = AwsRequest(environ, body)
         entry = self.requests.record(request.operation, request.signing_service, request.access_key_id)
+        environ[REQUEST_ENTRY_KEY] = entry  # the access log names the operation and the job from it
         start_response = self._recording_start_response(entry, start_response)
         try:
             response = self._aws(environ, request, entry)
@@ -321,54 +325,103 @@ class EmulatorApp:
         return json_response(result)
 
     def _route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any]:
-        head = parts[0] if parts else ""
-        if head == "health" and method == "GET":
-            return {"status": "ok"}
-        if head == "reset" and method == "POST":
-            self.reset(moto=bool(payload.get("moto", True)))
-            return {}
-        if head == "config":
-            if method == "POST":
-                current = self.jobs.durations
-                self.jobs.configure(
-                    Durations(
-                        starting_seconds=float(payload.get("starting_seconds", current.starting_seconds)),
-                        inprogress_seconds=float(payload.get("inprogress_seconds", current.inprogress_seconds)),
-                        stopping_seconds=float(payload.get("stopping_seconds", current.stopping_seconds)),
-                    )
-                )
-            durations = self.jobs.durations
-            return {
-                "starting_seconds": durations.starting_seconds,
-                "inprogress_seconds": durations.inprogress_seconds,
-                "stopping_seconds": durations.stopping_seconds,
-            }
-        if head == "credentials" and len(parts) == 1:
-            if method == "POST":
-                if "lifetime_seconds" not in payload:
-                    raise ControlError("'lifetime_seconds' is required (a number of seconds, or null)")
-                self.credentials.set_lifetime(payload["lifetime_seconds"])
-            return {"lifetime_seconds": self.credentials.lifetime_seconds, "issued": self.credentials.issued()}
-        if head == "requests" and len(parts) == 1:
-            if method == "DELETE":
-                self.requests.clear()
-            return {"requests": self.requests.entries()}
-        if head == "calls":
-            if method == "DELETE":
-                self.reset_call_counts()
-            return {"calls": self.call_counts()}
-        if head == "faults" and len(parts) == 1:
-            if method == "POST":
-                return {"fault": self.faults.add(**payload).to_dict()}
-            if method == "DELETE":
-                self.faults.clear()
-            return {"faults": self.faults.list()}
-        if head == "jobs":
-            if len(parts) == 1 and method == "GET":
-                return {"jobs": self.jobs.snapshot()}
-            if len(parts) == 3 and method == "POST":
-                return self._job_action(parts[1], parts[2], payload)
-        raise ControlError(f"no control endpoint {method} {CONTROL_PREFIX}{'/'.join(parts)}", 404)
+        routes: dict[str, Callable[[str, list[str], dict[str, Any]], dict[str, Any] | None]] = {
+            "health": self._health_route,
+            "reset": self._reset_route,
+            "config": self._config_route,
+            "credentials": self._credentials_route,
+            "requests": self._requests_route,
+            "calls": self._calls_route,
+            "faults": self._faults_route,
+            "jobs": self._jobs_route,
+        }
+        route = routes.get(parts[0] if parts else "")
+        answer = route(method, parts, payload) if route is not None else None
+        if answer is None:
+            raise ControlError(f"no control endpoint {method} {CONTROL_PREFIX}{'/'.join(parts)}", 404)
+        return answer
+
+    def _health_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        return {"status": "ok"} if method == "GET" else None
+
+    def _reset_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if method != "POST":
+            return None
+        self.reset(moto=bool(payload.get("moto", True)))
+        return {}
+
+    def _config_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if method == "POST":
+            self._configure(payload)
+        durations = self.jobs.durations
+        return {
+            "starting_seconds": durations.starting_seconds,
+            "inprogress_seconds": durations.inprogress_seconds,
+            "stopping_seconds": durations.stopping_seconds,
+            "hold_jobs": self.jobs.hold_jobs,
+        }
+
+    def _credentials_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if len(parts) != 1:
+            return None
+        if method == "POST":
+            if "lifetime_seconds" not in payload:
+                raise ControlError("'lifetime_seconds' is required (a number of seconds, or null)")
+            self.credentials.set_lifetime(payload["lifetime_seconds"])
+        return {"lifetime_seconds": self.credentials.lifetime_seconds, "issued": self.credentials.issued()}
+
+    def _requests_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if len(parts) != 1:
+            return None
+        if method == "DELETE":
+            self.requests.clear()
+        return {"requests": self.requests.entries()}
+
+    def _calls_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if method == "DELETE":
+            self.reset_call_counts()
+        return {"calls": self.call_counts()}
+
+    def _faults_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if len(parts) != 1:
+            return None
+        if method == "POST":
+            return {"fault": self.faults.add(**payload).to_dict()}
+        if method == "DELETE":
+            self.faults.clear()
+        return {"faults": self.faults.list()}
+
+    def _jobs_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if len(parts) == 1 and method == "GET":
+            return {"jobs": self.jobs.snapshot()}
+        if len(parts) == 3 and method == "POST":
+            return self._job_action(parts[1], parts[2], payload)
+        return None
+
+    def _configure(self, payload: dict[str, Any]) -> None:
+        """Apply a ``POST /_emulator/config``: durations and ``hold_jobs``, each kept when left out."""
+        current = self.jobs.durations
+        hold_jobs = payload.get("hold_jobs")
+        if hold_jobs is not None and not isinstance(hold_jobs, bool):
+            raise ControlError("'hold_jobs' must be true, false or null")
+        self.jobs.configure(
+            Durations(
+                starting_seconds=float(payload.get("starting_seconds", current.starting_seconds)),
+                inprogress_seconds=float(payload.get("inprogress_seconds", current.inprogress_seconds)),
+                stopping_seconds=float(payload.get("stopping_seconds", current.stopping_seconds)),
+            ),
+            hold_jobs,
+        )
+
+    def _advance_job(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Apply a ``POST /_emulator/jobs/<name>/advance``: ``{"to": status or null}``; answer the new status."""
+        to = payload.get("to")
+        if to is not None and (not isinstance(to, str) or not to):
+            raise ControlError("'to' must be a non-empty string or null")
+        try:
+            return {"status": self.jobs.advance(name, to)}
+        except PlanEndedError as exc:
+            raise ControlError(str(exc), 409) from exc
 
     def _job_action(self, name: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -380,6 +433,8 @@ class EmulatorApp:
             if action == "fail":
                 self.jobs.finish_job(name, "FAILED", payload.get("failure_reason"))
                 return {}
+            if action == "advance":
+                return self._advance_job(name, payload)
             if action == "status":
                 status = payload.get("status")
                 if not isinstance(status, str) or not status:

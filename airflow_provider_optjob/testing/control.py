@@ -32,10 +32,11 @@ class EmulatorControl:
     """Drive a running emulator (in this process or another one) over HTTP.
 
     :param url: the emulator's base URL, e.g. ``http://127.0.0.1:5055``.
-    :param timeout: seconds to wait for each control request.
+    :param timeout: seconds to wait for each control request; it only ends a request the emulator never answers,
+        so it is generous: an emulator in a test process on a busy machine may take seconds to answer.
     """
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
@@ -85,24 +86,31 @@ class EmulatorControl:
         starting_seconds: float | None = None,
         inprogress_seconds: float | None = None,
         stopping_seconds: float | None = None,
-    ) -> dict[str, float]:
-        """Change the global durations for jobs created from now on; ``None`` keeps a value.
+        hold_jobs: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change the global settings for jobs created from now on; ``None`` keeps a value.
+
+        The settings outlive :meth:`reset`: a test that changes them restores them (pass it what
+        ``configure()`` returned before).
 
         :param starting_seconds: time in ``STARTING``.
         :param inprogress_seconds: time in ``INPROGRESS``.
         :param stopping_seconds: time in ``STOPPING``.
-        :return: the durations now in effect.
+        :param hold_jobs: hold new jobs: each stays in its current status until :meth:`advance_job` (or
+            another control call, or ``StopOptimizationJob``) moves it; a script's ``hold`` wins.
+        :return: the settings now in effect: the three durations and ``hold_jobs``.
         """
-        payload = {
+        payload: dict[str, Any] = {
             key: value
             for key, value in (
                 ("starting_seconds", starting_seconds),
                 ("inprogress_seconds", inprogress_seconds),
                 ("stopping_seconds", stopping_seconds),
+                ("hold_jobs", hold_jobs),
             )
             if value is not None
         }
-        return cast("dict[str, float]", self._request("POST", "config", payload))
+        return self._request("POST", "config", payload)
 
     def script_job(
         self,
@@ -115,6 +123,7 @@ class EmulatorControl:
         recommended_inference_image: str | None = None,
         omit_optimization_output: bool = False,
         phases: Sequence[tuple[str, float]] | None = None,
+        hold: bool | None = None,
     ) -> bool:
         """Script how the job called ``job_name`` behaves.
 
@@ -131,6 +140,11 @@ class EmulatorControl:
         :param omit_optimization_output: leave ``OptimizationOutput`` out of a completed job.
         :param phases: ``(status, seconds)`` phases replacing ``STARTING``/``INPROGRESS``; statuses may be
             anything, e.g. ``[("STARTING", 0.5), ("PAUSED", 2), ("INPROGRESS", 1)]``.
+        :param hold: hold the job: it stays in each status of its plan (``STARTING``, ``INPROGRESS``, then
+            ``final_status``; or ``phases``, then ``final_status``) until :meth:`advance_job` moves it on, and the
+            durations are ignored. An existing job is held in the status its re-scripted timeline gives now.
+            ``False`` runs it on its timings even under ``configure(hold_jobs=True)``; ``None`` follows that
+            setting.
         :return: whether an existing job was re-scripted.
         """
         payload: dict[str, Any] = {
@@ -141,11 +155,33 @@ class EmulatorControl:
             "stopping_seconds": stopping_seconds,
             "recommended_inference_image": recommended_inference_image,
             "omit_optimization_output": omit_optimization_output,
+            "hold": hold,
         }
         if phases is not None:
             payload["phases"] = [[status, seconds] for status, seconds in phases]
         result = self._request("POST", self._job_path(job_name, "script"), payload)
         return bool(result.get("applied_to_existing_job"))
+
+    def advance_job(self, job_name: str, to: str | None = None) -> str:
+        """Move an existing job on now, held or not, and return its new status.
+
+        Without ``to``, the job goes to the next status of its plan: ``STARTING`` -> ``INPROGRESS`` -> the
+        scripted final status (``COMPLETED``, or ``FAILED`` with the scripted failure reason), or through the
+        scripted ``phases``; ``STOPPING`` -> ``STOPPED``. With ``to``, it skips ahead to that status in the rest
+        of its plan; ``to="STOPPING"`` outside the plan is a stop; any other status outside it is reported until
+        the job is moved again, then the plan goes on where it was (a terminal one, ``COMPLETED``, ``FAILED``
+        or ``STOPPED``, ends it).
+
+        A held job stays held: it shows the new status until moved again. A job on a timed plan runs the rest
+        of it on its timings from now.
+
+        :param job_name: the job name.
+        :param to: the status to move to; ``None`` for the next one.
+        :return: the job's status after the move.
+        :raises EmulatorControlError: 404 for an unknown job; 409 when ``to`` is ``None`` and the job is at the
+            end of its plan (e.g. ``COMPLETED``).
+        """
+        return str(self._request("POST", self._job_path(job_name, "advance"), {"to": to})["status"])
 
     def complete_job(self, job_name: str) -> None:
         """Move an existing job to ``COMPLETED`` now.
@@ -167,12 +203,13 @@ class EmulatorControl:
 
         :param job_name: the job name.
         :param status: the status string to report.
-        :param seconds: hold it this long, then resume the job's timeline; ``None`` holds it for good.
+        :param seconds: hold it this long, then resume the job's timeline; ``None`` holds it until the job is
+            moved again (:meth:`advance_job` then goes on with the steps after the status it replaced).
         """
         self._request("POST", self._job_path(job_name, "status"), {"status": status, "seconds": seconds})
 
     def jobs(self) -> list[dict[str, Any]]:
-        """Return every job with its current status and timeline (for debugging)."""
+        """Return every job with its current status, timeline, ``held`` and ``upcoming`` statuses (for debugging)."""
         return cast("list[dict[str, Any]]", self._request("GET", "jobs")["jobs"])
 
     def add_fault(

@@ -4,6 +4,10 @@ A job's life is a *timeline*: consecutive phases ``(status, start, end)`` anchor
 last one open-ended. The status a request sees is read off the timeline at the moment of the request, so no
 background thread moves jobs along. Stopping, forcing a final state or injecting a status splices new phases
 into the timeline at "now".
+
+A *held* job does not move on its own: its timeline ends in its current status, open-ended, and the rest of its
+plan waits in :attr:`Job.upcoming` until :meth:`OptimizationJobStore.advance` moves it on, one step per request.
+Tests use held jobs to act on a job in a known status however slow the machine is.
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ class JobScript:
     :param omit_optimization_output: report no ``OptimizationOutput`` at all on completion.
     :param phases: explicit ``(status, seconds)`` phases replacing ``STARTING``/``INPROGRESS``, e.g.
         ``[("STARTING", 1), ("PAUSED", 2), ("INPROGRESS", 1)]``.
+    :param hold: hold the job: it stays in each status of its plan until moved on request (the durations are
+        then ignored); ``False`` runs it on its timings; ``None`` follows the store's ``hold_jobs`` setting.
     """
 
     final_status: str = COMPLETED
@@ -111,6 +117,7 @@ class JobScript:
     recommended_inference_image: str | None = None
     omit_optimization_output: bool = False
     phases: tuple[tuple[str, float], ...] | None = None
+    hold: bool | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobScript:
@@ -135,6 +142,8 @@ class JobScript:
         script = cls(**fields)
         if not isinstance(script.final_status, str) or not script.final_status:
             raise ValueError("final_status must be a non-empty string")
+        if script.hold is not None and not isinstance(script.hold, bool):
+            raise ValueError("hold must be true, false or null")
         for name in ("starting_seconds", "inprogress_seconds", "stopping_seconds"):
             value = getattr(script, name)
             if value is not None and float(value) < 0:
@@ -167,6 +176,10 @@ class Job:
     :param tags: the job's tags (``Tags`` of the create request, then ``AddTags``/``DeleteTags``), in order.
     :param output_model_handed_out: whether the model its ``OutputConfig.SageMakerModel`` names was handed out
         for creation (see :meth:`OptimizationJobStore.take_completed_output_models`).
+    :param held: whether the job moves only on request (see :meth:`advance`).
+    :param upcoming: the ``(status, seconds)`` steps of its plan that come after the open-ended last phase of
+        the timeline, reached only on request (a held job's plan, or the plan a status injected for good
+        interrupted).
     """
 
     name: str
@@ -180,6 +193,8 @@ class Job:
     failure_reason: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     output_model_handed_out: bool = False
+    held: bool = False
+    upcoming: list[tuple[str, float | None]] = field(default_factory=list)
 
     def phase_at(self, now: float) -> Phase:
         """Return the phase in effect at ``now`` (the first before creation, the last after the end)."""
@@ -241,10 +256,12 @@ class Job:
             last = self.phases[-1].status if self.phases else INPROGRESS
             self.phases.append(Phase(last, start, None))
 
-    def rebuild(self, durations: Durations) -> None:
+    def rebuild(self, durations: Durations, hold: bool = False, now: float | None = None) -> None:
         """Rebuild the whole timeline from the creation time and the current script.
 
         :param durations: the global durations, used where the script sets none.
+        :param hold: hold the job, in the status the rebuilt timeline gives at ``now``.
+        :param now: the time to hold the job at (default: its creation).
         """
         script = self.script
         if script.phases is not None:
@@ -257,10 +274,86 @@ class Job:
                 (INPROGRESS, durations.inprogress_seconds if inprogress is None else float(inprogress)),
             ]
         self.phases = []
+        self.upcoming = []
         self._append(self.created, [*transient, (script.final_status, None)])
         self.failure_reason = (
             (script.failure_reason or DEFAULT_FAILURE_REASON) if script.final_status == FAILED else None
         )
+        self.held = hold
+        if hold:
+            self._hold_at(self.created if now is None else now)
+
+    def _current_index(self, now: float) -> int:
+        current = self.phase_at(now)
+        return next(index for index, phase in enumerate(self.phases) if phase is current)
+
+    def _hold_at(self, now: float) -> None:
+        """Keep the job in its status at ``now`` until moved: that phase becomes open-ended, the rest upcoming."""
+        index = self._current_index(now)
+        self.upcoming = self.remaining(now)
+        self.phases = [*self.phases[:index], replace(self.phases[index], end=None)]
+
+    def remaining(self, now: float) -> list[tuple[str, float | None]]:
+        """Return the ``(status, seconds)`` steps that come after the current status at ``now``.
+
+        :param now: the time of the question.
+        """
+        after = self.phases[self._current_index(now) + 1 :]
+        return [(p.status, None if p.end is None else p.end - p.start) for p in after] + list(self.upcoming)
+
+    def move(self, now: float, steps: Sequence[tuple[str, float | None]]) -> None:
+        """Make ``steps`` the job's future from ``now``: the first one now, the others after it.
+
+        A held job shows the first step until moved again, and keeps the others in :attr:`upcoming`. Any other
+        job runs the steps on their timings up to the first open-ended one, and keeps the steps after that in
+        :attr:`upcoming`.
+
+        :param now: when the first step starts.
+        :param steps: ``(status, seconds)`` steps, at least one; ``seconds=None`` is open-ended.
+        """
+        if self.held:
+            head: list[tuple[str, float | None]] = [(steps[0][0], None)]
+        else:
+            cut = next((index for index, (_, seconds) in enumerate(steps) if seconds is None), len(steps) - 1)
+            head = list(steps[: cut + 1])
+        self.splice(now, head)
+        self.upcoming = list(steps[len(head) :])
+
+    def advance(self, now: float, to: str | None = None) -> str:
+        """Move the job on from its status at ``now`` and return its new status.
+
+        Without ``to``, the job goes to the next step of its plan. With ``to``, it goes to the first step of
+        the rest of its plan with that status, skipping the ones before. ``to="STOPPING"`` outside the plan is
+        a stop; any other status outside it is shown until the job is moved again, after which the plan goes
+        on where it was, unless ``to`` is terminal (``COMPLETED``, ``FAILED``, ``STOPPED``), which ends it. A
+        held job stays held; a timed one runs the rest of its plan on its timings from ``now``.
+
+        :param now: the time of the move.
+        :param to: the status to move to; ``None`` for the next one in the plan.
+        :raises PlanEndedError: ``to`` is ``None`` and the job is at the end of its plan.
+        """
+        remaining = self.remaining(now)
+        statuses = [status for status, _ in remaining]
+        if to is None:
+            if not remaining:
+                raise PlanEndedError(
+                    f"Optimization job '{self.name}' is {self.status_at(now)}, the end of its plan: there is no "
+                    "next status to move it to (name one with 'to')."
+                )
+            steps = remaining
+        elif to in statuses:
+            steps = remaining[statuses.index(to) :]
+        elif to == STOPPING:
+            steps = [(STOPPING, self.stopping_seconds), (STOPPED, None)]
+        elif to in TERMINAL_STATUSES:
+            steps = [(to, None)]
+        else:
+            steps = [(to, None), *remaining]
+        self.move(now, steps)
+        status = self.status_at(now)
+        if status == FAILED and self.failure_reason is None:
+            self.failure_reason = self.script.failure_reason or DEFAULT_FAILURE_REASON
+        return status
 
     def optimization_types(self) -> list[str]:
         """Return ``OptimizationTypes``, derived from the keys of ``OptimizationConfigs``."""
@@ -334,6 +427,10 @@ def _epoch(value: Any) -> float:
     return parse_to_aware_datetime(value).timestamp()
 
 
+class PlanEndedError(Exception):
+    """A job asked to move to its next status has none: it is at the end of its plan."""
+
+
 #: The summary members a list is sorted by, for each ``SortBy``; the name makes every key unique.
 _LIST_SORT_FIELDS = {
     "Name": ("OptimizationJobName", "CreationTime"),
@@ -375,12 +472,16 @@ class OptimizationJobStore:
 
     :param durations: the global durations for new jobs.
     :param clock: the time source (epoch seconds); injectable for unit tests.
+    :param hold_jobs: hold new jobs (see :meth:`advance`) unless their script says otherwise.
     """
 
-    def __init__(self, durations: Durations | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, durations: Durations | None = None, clock: Callable[[], float] = time.time, hold_jobs: bool = False
+    ) -> None:
         self._lock = threading.RLock()
         self._clock = clock
         self.durations = durations or Durations()
+        self.hold_jobs = hold_jobs
         self._jobs: dict[str, Job] = {}
         self._scripts: dict[str, JobScript] = {}
 
@@ -389,18 +490,24 @@ class OptimizationJobStore:
         return self._clock()
 
     def reset(self) -> None:
-        """Forget every job and script (durations are kept)."""
+        """Forget every job and script (durations and ``hold_jobs`` are kept)."""
         with self._lock:
             self._jobs.clear()
             self._scripts.clear()
 
-    def configure(self, durations: Durations) -> None:
-        """Set the global durations used by jobs created from now on.
+    def configure(self, durations: Durations, hold_jobs: bool | None = None) -> None:
+        """Set the global durations, and whether to hold jobs, for jobs created from now on.
 
         :param durations: the new durations.
+        :param hold_jobs: hold new jobs whose script does not say; ``None`` keeps the setting.
         """
         with self._lock:
             self.durations = durations
+            if hold_jobs is not None:
+                self.hold_jobs = hold_jobs
+
+    def _holds(self, script: JobScript) -> bool:
+        return self.hold_jobs if script.hold is None else script.hold
 
     def job_age(self, name: str) -> float | None:
         """Seconds since the job's creation, or ``None`` if there is no such job.
@@ -441,7 +548,7 @@ class OptimizationJobStore:
                 stopping_seconds=self.durations.stopping_seconds if stopping is None else float(stopping),
                 tags={tag["Key"]: tag.get("Value", "") for tag in params.get("Tags", [])},
             )
-            job.rebuild(self.durations)
+            job.rebuild(self.durations, self._holds(script))
             self._jobs[name] = job
             return {"OptimizationJobArn": job.arn}
 
@@ -456,8 +563,9 @@ class OptimizationJobStore:
     def stop(self, name: str) -> None:
         """StopOptimizationJob.
 
-        A job in ``STARTING``/``INPROGRESS`` (or any non-terminal status) goes ``STOPPING``, then ``STOPPED``.
-        Stopping a ``STOPPING`` job is a no-op; stopping a terminal job is a ``ValidationException``.
+        A job in ``STARTING``/``INPROGRESS`` (or any non-terminal status) goes ``STOPPING``, then ``STOPPED``;
+        a held job stays ``STOPPING`` until moved on (:meth:`advance`). Stopping a ``STOPPING`` job is a no-op;
+        stopping a terminal job is a ``ValidationException``.
 
         :param name: the job name.
         """
@@ -472,7 +580,7 @@ class OptimizationJobStore:
                     f"Optimization job '{name}' is in status {status} and cannot be stopped; only jobs that "
                     "have not finished can be stopped."
                 )
-            job.splice(now, [(STOPPING, job.stopping_seconds), (STOPPED, None)])
+            job.move(now, [(STOPPING, job.stopping_seconds), (STOPPED, None)])
 
     def delete(self, name: str) -> None:
         """DeleteOptimizationJob: only jobs in a terminal status can be deleted (stop it first otherwise).
@@ -540,6 +648,9 @@ class OptimizationJobStore:
     def script_job(self, name: str, script: JobScript) -> bool:
         """Script the job called ``name``: for a later create, and at once (timeline rebuilt) if it exists.
 
+        An existing job's new timeline is laid out from its creation time; if the script holds it, it is held
+        in the status that timeline gives now.
+
         :param name: the job name.
         :param script: the behaviour.
         :return: whether an existing job was re-scripted.
@@ -552,7 +663,7 @@ class OptimizationJobStore:
             job.script = script
             if script.stopping_seconds is not None:
                 job.stopping_seconds = float(script.stopping_seconds)
-            job.rebuild(self.durations)
+            job.rebuild(self.durations, self._holds(script), self.now())
             return True
 
     def finish_job(self, name: str, status: str, failure_reason: str | None = None) -> None:
@@ -566,12 +677,13 @@ class OptimizationJobStore:
             job = self._get(name)
             if status == FAILED:
                 job.failure_reason = failure_reason or DEFAULT_FAILURE_REASON
-            job.splice(self.now(), [(status, None)])
+            job.move(self.now(), [(status, None)])
 
     def set_status(self, name: str, status: str, seconds: float | None = None) -> None:
         """Give a job an arbitrary status now.
 
-        The status holds for ``seconds`` (then the rest of the timeline resumes), or for good if ``None``.
+        The status holds for ``seconds`` (then the rest of the timeline resumes), or until the job is moved
+        again if ``None`` (:meth:`advance` then goes on with the steps after the status it replaced).
 
         :param name: the job name.
         :param status: any status string, including ones the API does not list (e.g. ``PAUSED``).
@@ -579,7 +691,26 @@ class OptimizationJobStore:
         """
         with self._lock:
             job = self._get(name)
-            job.splice(self.now(), [(status, seconds)], resume=seconds is not None)
+            now = self.now()
+            if seconds is not None:
+                job.splice(now, [(status, seconds)], resume=True)
+                return
+            remaining = job.remaining(now)
+            job.splice(now, [(status, None)])
+            job.upcoming = remaining
+
+    def advance(self, name: str, to: str | None = None) -> str:
+        """Move a job on now, held or not: to the next status of its plan, or to ``to``.
+
+        See :meth:`Job.advance`. A held job stays held; a timed one runs the rest of its plan from now.
+
+        :param name: the job name.
+        :param to: the status to move to; ``None`` for the next one in its plan.
+        :return: the job's new status.
+        :raises PlanEndedError: ``to`` is ``None`` and the job is at the end of its plan.
+        """
+        with self._lock:
+            return self._get(name).advance(self.now(), to)
 
     def take_completed_output_models(self) -> list[tuple[dict[str, Any], str]]:
         """Hand out, once each, the completed jobs whose ``OutputConfig.SageMakerModel`` names a model to create.
@@ -610,7 +741,9 @@ class OptimizationJobStore:
                     "name": job.name,
                     "status": job.status_at(now),
                     "created": job.created,
+                    "held": job.held,
                     "phases": [{"status": p.status, "start": p.start, "end": p.end} for p in job.phases],
+                    "upcoming": [status for status, _ in job.upcoming],
                 }
                 for job in self._jobs.values()
             ]

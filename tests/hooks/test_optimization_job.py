@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -14,6 +15,8 @@ from airflow_provider_optjob.triggerer_runtime.shared_async_client import shared
 from tests.job_requests import job_config
 
 INVALID_NAMES = ["", "a" * 64, "-leading", "trailing-", "under_score", "naïve", "with space"]
+#: Bounds waits that end anyway, long before this on any machine; only a broken build path ever reaches it.
+GENEROUS_SECONDS = 120.0
 
 
 @pytest.fixture
@@ -22,7 +25,7 @@ def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
 
 
 def wait_for_status(
-    hook: SageMakerOptimizationJobHook, job_name: str, status: str, within: float = 10.0
+    hook: SageMakerOptimizationJobHook, job_name: str, status: str, within: float = 60.0
 ) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -34,7 +37,8 @@ def wait_for_status(
 
 
 class TestSyncApi:
-    def test_create_then_describe_running_job(self, hook):
+    def test_create_then_describe_running_job(self, hook, sagemaker_emulator):
+        sagemaker_emulator.control.script_job("running-job", "COMPLETED", hold=True)  # running until moved
         created = hook.create_optimization_job(job_config("running-job"))
         assert created["OptimizationJobArn"].endswith(":optimization-job/running-job")
 
@@ -134,9 +138,9 @@ class TestAsyncApi:
         control = sagemaker_emulator.control
         control.script_job("async-fails", final_status="FAILED", failure_reason="bad weights")
         control.script_job("async-stops", inprogress_seconds=3600)
+        control.script_job("async-runs", hold=True)  # running until the test ends
         for name in ("async-runs", "async-completes", "async-fails", "async-stops"):
             hook.create_optimization_job(job_config(name))
-        control.script_job("async-runs", inprogress_seconds=60)
         control.complete_job("async-completes")
         control.fail_job("async-fails", "bad weights")
         hook.stop_optimization_job("async-stops")
@@ -194,22 +198,50 @@ class TestAsyncApi:
         await asyncio.gather(*tasks)
         assert shared_client_count() == 0
 
-    async def test_loop_is_not_blocked_while_a_client_is_created(self, hook):
-        lags = []
+    async def test_loop_is_not_blocked_while_a_client_is_created(self, hook, monkeypatch):
+        # The client's blocking build waits in its session step (where credentials are resolved) until the test
+        # releases it, so the heartbeat must tick while the build is known to be in progress: after it started,
+        # before it ended. Built on the loop, the build would hold the loop until its wait timed out, and no tick
+        # would fall in between.
+        build_started, release_build, build_ended = threading.Event(), threading.Event(), threading.Event()
+        get_session = hook.get_session
 
-        async def heartbeat():
+        def blocked_get_session(*args: Any, **kwargs: Any) -> Any:
+            build_started.set()
+            try:
+                release_build.wait(GENEROUS_SECONDS)
+                return get_session(*args, **kwargs)
+            finally:
+                build_ended.set()
+
+        monkeypatch.setattr(hook, "get_session", blocked_get_session)
+        ticks = 0
+        counting_from: int | None = None
+        three_ticks_counted = asyncio.Event()
+
+        async def heartbeat() -> None:
+            nonlocal ticks
             while True:
-                start = time.perf_counter()
-                await asyncio.sleep(0.005)
-                lags.append(time.perf_counter() - start - 0.005)
+                await asyncio.sleep(0.001)
+                ticks += 1
+                if counting_from is not None and ticks >= counting_from + 3:
+                    three_ticks_counted.set()
 
         beat = asyncio.create_task(heartbeat())
-        await asyncio.sleep(0.02)
+        describe = asyncio.create_task(hook.async_describe_optimization_job("nothing-here"))
+        try:
+            assert await asyncio.to_thread(build_started.wait, GENEROUS_SECONDS), "the client build never started"
+            counting_from = ticks
+            await asyncio.wait_for(three_ticks_counted.wait(), GENEROUS_SECONDS)
+            build_in_progress = not build_ended.is_set()
+        finally:
+            release_build.set()
+            beat.cancel()
         with pytest.raises(ClientError):
-            await hook.async_describe_optimization_job("nothing-here")
-        beat.cancel()
+            await describe
 
-        assert lags, "the heartbeat never ran while the client was being created"
+        # Three ticks counted after the build had started, and the build had not ended yet: the loop ran meanwhile.
+        assert build_in_progress, "the client build ended before the loop could run again: it held the loop"
 
     async def test_async_unknown_connection_is_a_clear_error(self, optjob_aws_conn):
         hook = SageMakerOptimizationJobHook(aws_conn_id="aws_typo")

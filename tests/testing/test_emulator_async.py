@@ -23,17 +23,15 @@ async def test_aiobotocore_create_poll_and_faults(emulator, job_request):
         aws_secret_access_key="testing",
         config=Config(retries={"total_max_attempts": 1}),
     ) as client:
-        emulator.control.script_job("async-job", failure_reason="ClientError: async failure", inprogress_seconds=0.1)
+        emulator.control.script_job("async-job", failure_reason="ClientError: async failure", hold=True)
         await client.create_optimization_job(**job_request("async-job"))
         statuses = []
-        for _ in range(200):
+        for step in range(3):
+            if step:
+                await asyncio.to_thread(emulator.control.advance_job, "async-job")
             described = await client.describe_optimization_job(OptimizationJobName="async-job")
             statuses.append(described["OptimizationJobStatus"])
-            if statuses[-1] == "FAILED":
-                break
-            await asyncio.sleep(0.03)
-        assert statuses[0] == "STARTING"
-        assert statuses[-1] == "FAILED"
+        assert statuses == ["STARTING", "INPROGRESS", "FAILED"]
         assert described["FailureReason"] == "ClientError: async failure"
 
         emulator.control.add_fault("throttle", "DescribeOptimizationJob", count=1)

@@ -84,7 +84,8 @@ def test_latency_combined_with_error(sm_no_retry, emulator, job):
 
 
 def test_not_found_after_create(sm_no_retry, emulator, job_request, wait_for_status):
-    emulator.control.add_fault("not_found_after_create", after_create_seconds=0.4)
+    # A window longer than the test: the calls right after the create are surely inside it.
+    emulator.control.add_fault("not_found_after_create", after_create_seconds=3600)
     sm_no_retry.create_optimization_job(**job_request("eventual"))
     with pytest.raises(ClientError) as exc:
         sm_no_retry.describe_optimization_job(OptimizationJobName="eventual")
@@ -92,7 +93,10 @@ def test_not_found_after_create(sm_no_retry, emulator, job_request, wait_for_sta
     with pytest.raises(ClientError) as exc:
         sm_no_retry.stop_optimization_job(OptimizationJobName="eventual")
     assert error_code(exc) == "ResourceNotFound"
-    deadline = time.monotonic() + 5
+    # A short one: the job shows up once it is over.
+    emulator.control.clear_faults()
+    emulator.control.add_fault("not_found_after_create", after_create_seconds=0.4)
+    deadline = time.monotonic() + 60  # only ends the wait
     codes = []
     described = None
     while described is None and time.monotonic() < deadline:
@@ -104,7 +108,7 @@ def test_not_found_after_create(sm_no_retry, emulator, job_request, wait_for_sta
     assert set(codes) <= {"ResourceNotFound"}
     assert described is not None
     assert described["OptimizationJobName"] == "eventual"
-    assert wait_for_status(sm_no_retry, "eventual", "COMPLETED")["OptimizationJobName"] == "eventual"
+    assert wait_for_status(sm_no_retry, "eventual", "COMPLETED", timeout=60)["OptimizationJobName"] == "eventual"
 
 
 def test_connection_reset(sm_no_retry, emulator, job):
@@ -116,11 +120,16 @@ def test_connection_reset(sm_no_retry, emulator, job):
 
 
 def test_time_bounded_fault_expires(sm_no_retry, emulator, job):
+    # Active for longer than the test: both calls are surely inside the window.
+    emulator.control.add_fault("throttle", "DescribeOptimizationJob", seconds=3600)
+    with pytest.raises(ClientError):
+        sm_no_retry.describe_optimization_job(OptimizationJobName=job)
+    with pytest.raises(ClientError):
+        sm_no_retry.describe_optimization_job(OptimizationJobName=job)
+    assert len(emulator.control.faults()) == 1
+    emulator.control.clear_faults()
+    # Active for 0.3 s: over after 0.35 s, however slow the machine.
     emulator.control.add_fault("throttle", "DescribeOptimizationJob", seconds=0.3)
-    with pytest.raises(ClientError):
-        sm_no_retry.describe_optimization_job(OptimizationJobName=job)
-    with pytest.raises(ClientError):
-        sm_no_retry.describe_optimization_job(OptimizationJobName=job)
     time.sleep(0.35)
     sm_no_retry.describe_optimization_job(OptimizationJobName=job)
     assert emulator.control.faults() == []

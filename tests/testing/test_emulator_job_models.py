@@ -27,6 +27,7 @@ def test_create_model_refuses_a_taken_name_as_sagemaker_does(sm, emulator):
 @needs_output_model
 def test_a_completed_job_creates_the_model_its_output_config_names(sm, emulator, job_request):
     output = {"S3OutputLocation": "s3://models/out/", "SageMakerModel": {"ModelName": "job-made"}}
+    emulator.control.script_job("makes-a-model", "COMPLETED", hold=True)  # completes only when the test says
     sm.create_optimization_job(**job_request("makes-a-model", OutputConfig=output))
 
     with pytest.raises(ClientError, match="Could not find model"):

@@ -1,4 +1,8 @@
-"""Optimization-job operations through the real boto3 client over HTTP."""
+"""Optimization-job operations through the real boto3 client over HTTP.
+
+Tests that need a job in a given status hold it and move it with ``advance_job``, so they never race the
+emulator's clock; one test covers the timed plan itself, in ways that do not depend on the machine's speed.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,26 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from airflow_provider_optjob.testing import EmulatorControlError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_optjob.testing.emulator import SageMakerEmulator
+
+
+@pytest.fixture
+def held_jobs(emulator: SageMakerEmulator) -> Iterator[None]:
+    """Hold every job created during the test (it moves only on request); restore the settings afterwards."""
+    before = emulator.control.configure()
+    emulator.control.configure(hold_jobs=True)
+    yield
+    emulator.control.configure(**before)
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -37,7 +55,7 @@ def test_create_returns_arn_with_region_of_the_request(client_factory, job_reque
     )
 
 
-def test_describe_echoes_request_and_has_required_members(sm, job_request):
+def test_describe_echoes_request_and_has_required_members(sm, job_request, held_jobs):
     request = job_request(
         "job-echo",
         OptimizationEnvironment={"HF_TOKEN": "secret"},
@@ -71,24 +89,50 @@ def test_describe_echoes_request_and_has_required_members(sm, job_request):
     assert "OptimizationOutput" not in described
 
 
-def test_progression_to_completed(sm, job_request, wait_for_status):
+def test_progression_to_completed(sm, emulator, job_request):
+    emulator.control.script_job("job-progress", final_status="COMPLETED", hold=True)
     sm.create_optimization_job(**job_request("job-progress"))
     seen: list[str] = []
     described: dict[str, Any] = {}
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    for step in range(3):
+        if step:
+            time.sleep(0.01)  # distinct timestamps for each status
+            emulator.control.advance_job("job-progress")
         described = sm.describe_optimization_job(OptimizationJobName="job-progress")
-        if not seen or seen[-1] != described["OptimizationJobStatus"]:
-            seen.append(described["OptimizationJobStatus"])
-        if described["OptimizationJobStatus"] == "COMPLETED":
-            break
-        time.sleep(0.03)
+        seen.append(described["OptimizationJobStatus"])
     assert seen == ["STARTING", "INPROGRESS", "COMPLETED"]
     image = described["OptimizationOutput"]["RecommendedInferenceImage"]
     assert image.startswith("763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:")
     assert described["CreationTime"] < described["OptimizationStartTime"] < described["OptimizationEndTime"]
     assert described["LastModifiedTime"] == described["OptimizationEndTime"]
     assert "FailureReason" not in described
+
+
+def test_timed_plan(sm, emulator, job_request):
+    """A job left to its timings: in its long phase when looked at at once; at its end once its plan is over."""
+    emulator.control.script_job("job-long-start", final_status="COMPLETED", starting_seconds=3600)
+    emulator.control.script_job("job-quick", final_status="COMPLETED", starting_seconds=0.05, inprogress_seconds=0.05)
+    sm.create_optimization_job(**job_request("job-long-start"))
+    sm.create_optimization_job(**job_request("job-quick"))
+
+    assert sm.describe_optimization_job(OptimizationJobName="job-long-start")["OptimizationJobStatus"] == "STARTING"
+    seen: list[str] = []
+
+    def completed() -> bool:
+        status = str(sm.describe_optimization_job(OptimizationJobName="job-quick")["OptimizationJobStatus"])
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        return status == "COMPLETED"
+
+    deadline = time.monotonic() + 60  # only ends the wait: the plan is over 0.1 s after the create
+    while not completed():
+        assert time.monotonic() < deadline, f"job-quick never completed; saw {seen}"
+        time.sleep(0.02)
+    plan = ["STARTING", "INPROGRESS", "COMPLETED"]
+    assert seen == [status for status in plan if status in seen], f"statuses out of the plan's order: {seen}"
+    described = sm.describe_optimization_job(OptimizationJobName="job-quick")
+    assert described["CreationTime"] < described["OptimizationStartTime"] < described["OptimizationEndTime"]
+    assert described["OptimizationOutput"]["RecommendedInferenceImage"]
 
 
 def test_duplicate_create_is_resource_in_use(sm, job_request):
@@ -160,7 +204,7 @@ def test_raw_http_request_gets_json_errors(emulator):
     assert "regular expression pattern" in body["message"]
 
 
-def test_list_paginates_filters_and_sorts(sm, job_request, emulator):
+def test_list_paginates_filters_and_sorts(sm, job_request, emulator, held_jobs):
     names = [f"list-job-{i:02d}" for i in range(7)]
     for name in names:
         sm.create_optimization_job(**job_request(name))
@@ -213,63 +257,81 @@ def test_list_rejects_garbage_token(sm_no_retry):
     assert error_code(exc) == "ValidationException"
 
 
-def test_scripted_failure(sm, emulator, job_request, wait_for_status):
-    emulator.control.script_job(
-        "job-fail", final_status="FAILED", failure_reason="ClientError: CUDA OOM", inprogress_seconds=0.1
-    )
+def test_scripted_failure(sm, emulator, job_request):
+    emulator.control.script_job("job-fail", final_status="FAILED", failure_reason="ClientError: CUDA OOM", hold=True)
     sm.create_optimization_job(**job_request("job-fail"))
-    described = wait_for_status(sm, "job-fail", "FAILED")
+    assert [emulator.control.advance_job("job-fail") for _ in range(2)] == ["INPROGRESS", "FAILED"]
+    described = sm.describe_optimization_job(OptimizationJobName="job-fail")
+    assert described["OptimizationJobStatus"] == "FAILED"
     assert described["FailureReason"] == "ClientError: CUDA OOM"
     assert "OptimizationOutput" not in described
     assert "OptimizationEndTime" in described
 
 
-def test_script_applies_to_existing_job_and_custom_output(sm, emulator, job_request, wait_for_status):
+def test_script_applies_to_existing_job_and_custom_output(sm, emulator, job_request):
+    control = emulator.control
     sm.create_optimization_job(**job_request("job-late"))
-    applied = emulator.control.script_job(
+    applied = control.script_job(
         "job-late",
         final_status="COMPLETED",
         starting_seconds=0,
-        inprogress_seconds=0.1,
+        inprogress_seconds=3600,
         recommended_inference_image="111111111111.dkr.ecr.us-east-1.amazonaws.com/custom:1",
+        hold=True,
     )
     assert applied is True
-    described = wait_for_status(sm, "job-late", "COMPLETED")
+    assert sm.describe_optimization_job(OptimizationJobName="job-late")["OptimizationJobStatus"] == "INPROGRESS"
+    assert control.advance_job("job-late") == "COMPLETED"
+    described = sm.describe_optimization_job(OptimizationJobName="job-late")
     assert described["OptimizationOutput"] == {
         "RecommendedInferenceImage": "111111111111.dkr.ecr.us-east-1.amazonaws.com/custom:1"
     }
 
-    emulator.control.script_job(
-        "job-bare", final_status="COMPLETED", omit_optimization_output=True, starting_seconds=0, inprogress_seconds=0.05
-    )
+    control.script_job("job-bare", final_status="COMPLETED", omit_optimization_output=True, hold=True)
     sm.create_optimization_job(**job_request("job-bare"))
-    assert "OptimizationOutput" not in wait_for_status(sm, "job-bare", "COMPLETED")
+    assert control.advance_job("job-bare", to="COMPLETED") == "COMPLETED"
+    assert "OptimizationOutput" not in sm.describe_optimization_job(OptimizationJobName="job-bare")
 
 
-def test_scripted_unknown_status_phase(sm, emulator, job_request, wait_for_status):
+def test_scripted_unknown_status_phase(sm, emulator, job_request):
     emulator.control.script_job(
-        "job-paused", final_status="COMPLETED", phases=[("STARTING", 0.1), ("PAUSED", 0.3), ("INPROGRESS", 0.1)]
+        "job-paused",
+        final_status="COMPLETED",
+        phases=[("STARTING", 0.1), ("PAUSED", 0.3), ("INPROGRESS", 0.1)],
+        hold=True,
     )
     sm.create_optimization_job(**job_request("job-paused"))
-    wait_for_status(sm, "job-paused", "PAUSED")
-    wait_for_status(sm, "job-paused", "COMPLETED")
+    seen = [sm.describe_optimization_job(OptimizationJobName="job-paused")["OptimizationJobStatus"]]
+    for _ in range(3):
+        emulator.control.advance_job("job-paused")
+        seen.append(sm.describe_optimization_job(OptimizationJobName="job-paused")["OptimizationJobStatus"])
+    assert seen == ["STARTING", "PAUSED", "INPROGRESS", "COMPLETED"]
 
 
 def test_set_job_status_then_resume(sm, emulator, job_request, wait_for_status):
-    emulator.control.script_job("job-held", final_status="COMPLETED", starting_seconds=0.1, inprogress_seconds=60)
+    control = emulator.control
+    control.script_job("job-held", final_status="COMPLETED", hold=True)
     sm.create_optimization_job(**job_request("job-held"))
-    wait_for_status(sm, "job-held", "INPROGRESS")
-    emulator.control.set_job_status("job-held", "PAUSED", seconds=0.2)
+    control.advance_job("job-held")
+    # For 0.2 s, then back: the timeline says so at once; Describe shows it once the 0.2 s are over.
+    control.set_job_status("job-held", "PAUSED", seconds=0.2)
+    (job,) = control.jobs()
+    paused, resumed = job["phases"][-2:]
+    assert (paused["status"], resumed["status"]) == ("PAUSED", "INPROGRESS")
+    assert paused["end"] == resumed["start"] == pytest.approx(paused["start"] + 0.2)
+    assert resumed["end"] is None
+    wait_for_status(sm, "job-held", "INPROGRESS", timeout=60)
+    # Long enough to be seen however slow the machine.
+    control.set_job_status("job-held", "PAUSED", seconds=3600)
     assert sm.describe_optimization_job(OptimizationJobName="job-held")["OptimizationJobStatus"] == "PAUSED"
-    wait_for_status(sm, "job-held", "INPROGRESS")
-    emulator.control.set_job_status("job-held", "WEIRD")
+    control.set_job_status("job-held", "WEIRD")
     time.sleep(0.05)
     assert sm.describe_optimization_job(OptimizationJobName="job-held")["OptimizationJobStatus"] == "WEIRD"
 
 
 def test_complete_and_fail_now(sm, emulator, job_request):
-    emulator.control.script_job("job-slow", final_status="COMPLETED", inprogress_seconds=60)
-    emulator.control.script_job("job-slow-2", final_status="COMPLETED", inprogress_seconds=60)
+    emulator.control.script_job("job-slow", final_status="COMPLETED", hold=True)
+    emulator.control.script_job("job-slow-2", final_status="COMPLETED", hold=True)
     sm.create_optimization_job(**job_request("job-slow"))
     sm.create_optimization_job(**job_request("job-slow-2"))
     emulator.control.complete_job("job-slow")
@@ -282,14 +344,16 @@ def test_complete_and_fail_now(sm, emulator, job_request):
     assert exc.value.status == 404
 
 
-def test_stop_goes_stopping_then_stopped(sm, sm_no_retry, emulator, job_request, wait_for_status):
-    emulator.control.script_job("job-stop", final_status="COMPLETED", inprogress_seconds=60)
+def test_stop_goes_stopping_then_stopped(sm, sm_no_retry, emulator, job_request):
+    emulator.control.script_job("job-stop", final_status="COMPLETED", hold=True)
     sm.create_optimization_job(**job_request("job-stop"))
-    wait_for_status(sm, "job-stop", "INPROGRESS")
+    assert emulator.control.advance_job("job-stop") == "INPROGRESS"
     sm.stop_optimization_job(OptimizationJobName="job-stop")
     assert sm.describe_optimization_job(OptimizationJobName="job-stop")["OptimizationJobStatus"] == "STOPPING"
     sm.stop_optimization_job(OptimizationJobName="job-stop")
-    stopped = wait_for_status(sm, "job-stop", "STOPPED")
+    assert emulator.control.advance_job("job-stop") == "STOPPED"
+    stopped = sm.describe_optimization_job(OptimizationJobName="job-stop")
+    assert stopped["OptimizationJobStatus"] == "STOPPED"
     assert "OptimizationOutput" not in stopped
     assert stopped["OptimizationEndTime"] >= stopped["OptimizationStartTime"]
 
@@ -299,7 +363,7 @@ def test_stop_goes_stopping_then_stopped(sm, sm_no_retry, emulator, job_request,
     assert "STOPPED" in exc.value.response["Error"]["Message"]
 
 
-def test_delete(sm, sm_no_retry, emulator, job_request, wait_for_status):
+def test_delete(sm, sm_no_retry, emulator, job_request, held_jobs):
     sm.create_optimization_job(**job_request("job-del"))
     with pytest.raises(ClientError) as exc:
         sm_no_retry.delete_optimization_job(OptimizationJobName="job-del")
@@ -314,7 +378,7 @@ def test_delete(sm, sm_no_retry, emulator, job_request, wait_for_status):
 def test_configure_global_durations(sm, emulator, job_request):
     previous = emulator.control.configure()
     try:
-        assert emulator.control.configure(starting_seconds=60)["starting_seconds"] == 60
+        assert emulator.control.configure(starting_seconds=3600)["starting_seconds"] == 3600
         sm.create_optimization_job(**job_request("job-slow-start"))
         time.sleep(0.1)
         assert sm.describe_optimization_job(OptimizationJobName="job-slow-start")["OptimizationJobStatus"] == "STARTING"

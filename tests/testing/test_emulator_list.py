@@ -30,6 +30,7 @@ def test_pages_neither_skip_nor_repeat_jobs_created_between_two_page_requests(sm
 
 
 def test_last_modified_window_and_status_filter(sm, job_request, emulator):
+    emulator.control.script_job("window-old", "COMPLETED", hold=True)  # unchanged until the test ends
     sm.create_optimization_job(**job_request("window-old"))
     sm.create_optimization_job(**job_request("window-ended"))
     emulator.control.complete_job("window-ended")

@@ -80,12 +80,12 @@ class TestSerialization:
 
 class TestRun:
     async def test_still_running_job_yields_nothing(self, hook, optjob_aws_conn, sagemaker_emulator):
-        sagemaker_emulator.control.script_job("long-job", inprogress_seconds=120)
+        sagemaker_emulator.control.script_job("long-job", hold=True)  # running until the test ends
         hook.create_optimization_job(job_config("long-job"))
         task = asyncio.create_task(collect_events(make_trigger(optjob_aws_conn, "long-job")))
 
         describes = 0
-        while describes < 3 and not task.done():  # the job runs for two minutes; the test's timeout bounds this
+        while describes < 3 and not task.done():  # the job is held; the test's timeout bounds this
             await asyncio.sleep(0.05)
             describes = sagemaker_emulator.control.call_counts().get("DescribeOptimizationJob", 0)
 
@@ -141,7 +141,8 @@ class TestRun:
         )
         hook.create_optimization_job(job_config("eventually-there"))
 
-        payload = await single_payload(make_trigger(optjob_aws_conn, "eventually-there", not_found_grace_period=5))
+        # A grace period far beyond the 0.6 s the job stays unseen: the job shows up within it however slow the machine.
+        payload = await single_payload(make_trigger(optjob_aws_conn, "eventually-there", not_found_grace_period=60))
 
         assert payload["status"] == "success"
 
@@ -156,7 +157,7 @@ class TestRun:
         assert "0.4 s" in payload["message"]
 
     async def test_deadline_reached_is_a_timeout(self, hook, optjob_aws_conn, sagemaker_emulator):
-        sagemaker_emulator.control.script_job("slow-job", inprogress_seconds=120)
+        sagemaker_emulator.control.script_job("slow-job", hold=True)  # still running at the deadline
         hook.create_optimization_job(job_config("slow-job"))
 
         payload = await single_payload(make_trigger(optjob_aws_conn, "slow-job", end_time=time.time() + 0.5))
