@@ -35,6 +35,8 @@ def validate_job_name(job_name: object) -> str:
     return job_name
 
 
+#: The longest prefix :func:`job_name_per_run` takes: it leaves 16 characters for the end of the run id.
+MAX_PER_RUN_PREFIX = 46
 #: Characters of Airflow run ids that job names do not allow, each rendered as a hyphen by :func:`job_name_per_run`.
 _RUN_ID_CHARACTERS_REPLACED = ("_", ":", ".", "+", " ", "/")
 
@@ -55,9 +57,9 @@ def job_name_per_run(prefix: str) -> str:
     """
     validate_job_name(prefix)
     room = 63 - len(prefix) - 1
-    if room < 16:
+    if len(prefix) > MAX_PER_RUN_PREFIX:
         raise InvalidOptimizationJobNameError(
-            f"Prefix {prefix!r} is {len(prefix)} characters: at most 46 leave room for the run id in a 63-character "
+            f"Prefix {prefix!r} is {len(prefix)} characters: at most {MAX_PER_RUN_PREFIX} leave room for the run id in a 63-character "
             "job name."
         )
     replaced = "".join(f" | replace('{character}', '-')" for character in _RUN_ID_CHARACTERS_REPLACED)

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.exceptions import OptimizationJobOwnedElsewhereError
 from airflow_provider_optjob.model.api_errors import ApiErrorKind, classify_api_error, describe_failure_message
+from airflow_provider_optjob.model.name import MAX_PER_RUN_PREFIX
 from airflow_provider_optjob.model.ownership import (
     TRY_NUMBER_TAG,
     JobOwner,
@@ -183,4 +184,4 @@ def foreign_job_message(existing: ExistingJob, owner: JobOwner) -> str:
 
 def _prefix_of(job_name: str) -> str:
     """Cut a job name to a prefix that :func:`~airflow_provider_optjob.model.name.job_name_per_run` accepts."""
-    return job_name[:46].rstrip("-") or "optimization-job"
+    return job_name[:MAX_PER_RUN_PREFIX].rstrip("-") or "optimization-job"
