@@ -59,8 +59,8 @@ def job_name_per_run(prefix: str) -> str:
     room = 63 - len(prefix) - 1
     if len(prefix) > MAX_PER_RUN_PREFIX:
         raise InvalidOptimizationJobNameError(
-            f"Prefix {prefix!r} is {len(prefix)} characters: at most {MAX_PER_RUN_PREFIX} leave room for the run id in a 63-character "
-            "job name."
+            f"Prefix {prefix!r} is {len(prefix)} characters: at most {MAX_PER_RUN_PREFIX} leave room for the run id "
+            "in a 63-character job name."
         )
     replaced = "".join(f" | replace('{character}', '-')" for character in _RUN_ID_CHARACTERS_REPLACED)
     return f"{prefix}-{{{{ (run_id{replaced})[-{room}:] }}}}"
