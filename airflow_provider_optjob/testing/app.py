@@ -264,22 +264,7 @@ class EmulatorApp:
                 self._calls[operation] += 1
             self.credentials.check(request.access_key_id, request.is_query_protocol)
         params: dict[str, Any] = request.json_params() if ours else {}
-        list_lag_seconds = 0.0
-        if operation:
-            job_name = params.get("OptimizationJobName")
-            job_name = job_name if isinstance(job_name, str) else None
-            if job_name is not None:
-                self.requests.update(entry, job_name=job_name)
-            decision = self.faults.decide(
-                operation, job_name, self.jobs.job_age(job_name) if job_name is not None else None
-            )
-            if decision.delay_seconds > 0:
-                time.sleep(decision.delay_seconds)
-            if decision.reset_connection:
-                _drop_connection(environ)
-            if decision.error is not None:
-                raise decision.error
-            list_lag_seconds = decision.list_lag_seconds
+        list_lag_seconds = self._apply_faults(environ, operation, params, entry) if operation else 0.0
         if request.service_prefix == SAGEMAKER_TARGET_PREFIX:
             for described, region in self.jobs.take_completed_output_models():
                 create_job_output_model(described, region)
@@ -288,6 +273,27 @@ class EmulatorApp:
         assert operation is not None
         validate_request(operation, params)
         return json_response(self._dispatch(operation, params, request.region, list_lag_seconds))
+
+    def _apply_faults(
+        self, environ: WSGIEnvironment, operation: str, params: dict[str, Any], entry: dict[str, Any]
+    ) -> float:
+        """Delay, hold, drop or fail one request as the active faults say; return the List lag they set."""
+        job_name = params.get("OptimizationJobName")
+        job_name = job_name if isinstance(job_name, str) else None
+        if job_name is not None:
+            self.requests.update(entry, job_name=job_name)
+        decision = self.faults.decide(
+            operation, job_name, self.jobs.job_age(job_name) if job_name is not None else None
+        )
+        if decision.delay_seconds > 0:
+            time.sleep(decision.delay_seconds)
+        for hold in decision.holds:
+            hold.wait()
+        if decision.reset_connection:
+            _drop_connection(environ)
+        if decision.error is not None:
+            raise decision.error
+        return decision.list_lag_seconds
 
     def _dispatch(
         self, operation: str, params: dict[str, Any], region: str, list_lag_seconds: float = 0.0
@@ -362,6 +368,11 @@ class EmulatorApp:
         }
 
     def _credentials_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if len(parts) == 3 and parts[2] == "expire" and method == "POST":
+            try:
+                return self.credentials.expire(parts[1])
+            except KeyError as exc:
+                raise ControlError(str(exc.args[0]), 404) from None
         if len(parts) != 1:
             return None
         if method == "POST":
@@ -383,6 +394,8 @@ class EmulatorApp:
         return {"calls": self.call_counts()}
 
     def _faults_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if len(parts) == 3 and parts[2] in ("held", "release"):
+            return self._hold_route(method, parts[1], parts[2])
         if len(parts) != 1:
             return None
         if method == "POST":
@@ -390,6 +403,17 @@ class EmulatorApp:
         if method == "DELETE":
             self.faults.clear()
         return {"faults": self.faults.list()}
+
+    def _hold_route(self, method: str, fault_id: str, action: str) -> dict[str, Any] | None:
+        try:
+            if action == "held" and method == "GET":
+                return {"held": self.faults.held(fault_id)}
+            if action == "release" and method == "POST":
+                self.faults.release(fault_id)
+                return {"released": fault_id}
+        except KeyError as exc:
+            raise ControlError(str(exc.args[0]), 404) from None
+        return None
 
     def _jobs_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
         if len(parts) == 1 and method == "GET":

@@ -230,7 +230,8 @@ class EmulatorControl:
         operation; a List that lags behind Describe is a ``list_lag`` fault.
 
         :param kind: ``throttle``, ``server_error``, ``latency``, ``not_found_after_create``,
-            ``access_denied``, ``expired_token``, ``connection_reset`` or ``list_lag``.
+            ``access_denied``, ``expired_token``, ``connection_reset``, ``list_lag`` or ``hold`` (each matching
+            request waits, unanswered, until :meth:`release_fault`; two minutes at most).
         :param operation: the operation it hits (e.g. ``DescribeOptimizationJob``, ``CreateModel``,
             ``AssumeRole``) or ``"*"`` for all.
         :param count: affect only the next ``count`` matching calls.
@@ -263,8 +264,24 @@ class EmulatorControl:
         return cast("list[dict[str, Any]]", self._request("GET", "faults")["faults"])
 
     def clear_faults(self) -> None:
-        """Remove every fault."""
+        """Remove every fault; requests that a ``hold`` keeps are let through."""
         self._request("DELETE", "faults")
+
+    def held_requests(self, fault_id: str) -> int:
+        """Return how many requests a ``hold`` fault keeps unanswered now.
+
+        :param fault_id: the ``id`` :meth:`add_fault` returned.
+        :raises EmulatorControlError: if there is no such ``hold`` fault.
+        """
+        return int(self._request("GET", f"faults/{quote(fault_id, safe='')}/held")["held"])
+
+    def release_fault(self, fault_id: str) -> None:
+        """Answer the requests a ``hold`` fault keeps, and end the fault.
+
+        :param fault_id: the ``id`` :meth:`add_fault` returned.
+        :raises EmulatorControlError: if there is no such ``hold`` fault.
+        """
+        self._request("POST", f"faults/{quote(fault_id, safe='')}/release")
 
     def call_counts(self) -> dict[str, int]:
         """Return the number of requests received per operation name, faulted and moto-delegated ones included."""
@@ -321,6 +338,15 @@ class EmulatorControl:
         return cast(
             "float | None", self._request("POST", "credentials", {"lifetime_seconds": seconds})["lifetime_seconds"]
         )
+
+    def expire_credentials(self, access_key_id: str) -> dict[str, Any]:
+        """Let a key the emulator's STS issued expire now, so that a test needs no wait for its lifetime.
+
+        :param access_key_id: the issued key.
+        :return: the key's record, as in :meth:`issued_credentials`, now expired.
+        :raises EmulatorControlError: for a key the emulator did not issue.
+        """
+        return self._request("POST", f"credentials/{quote(access_key_id, safe='')}/expire")
 
     def issued_credentials(self) -> list[dict[str, Any]]:
         """Return the keys STS issued since the last reset, oldest first.

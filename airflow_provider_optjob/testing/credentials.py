@@ -12,7 +12,7 @@ import math
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -171,6 +171,22 @@ class CredentialRegistry:
             expired = issued is not None and self._clock() >= issued.expires_at
         if expired:
             raise AwsError("ExpiredToken" if query_protocol else "ExpiredTokenException", EXPIRED_TOKEN_MESSAGE)
+
+    def expire(self, access_key_id: str) -> dict[str, Any]:
+        """Let an issued key expire now, whatever its lifetime: later requests signed with it are rejected.
+
+        :param access_key_id: a key this emulator's STS issued.
+        :return: the key's record in JSON form, now expired.
+        :raises KeyError: for a key the emulator did not issue.
+        """
+        with self._lock:
+            issued = self._issued.get(access_key_id)
+            if issued is None:
+                raise KeyError(f"no issued credentials with access key id {access_key_id!r}")
+            now = self._clock()
+            expired = replace(issued, expires_at=min(issued.expires_at, now), expiration=iso8601(now))
+            self._issued[access_key_id] = expired
+        return {**expired.to_dict(), "expired": True}
 
     def issued(self) -> list[dict[str, Any]]:
         """Return every issued key with its expiry (and whether it has expired), oldest first, in JSON form."""

@@ -1,8 +1,11 @@
-"""Fault injection for the emulator: throttling, 5xx, latency, eventual consistency, auth errors, resets.
+"""Fault injection for the emulator: throttling, 5xx, latency, eventual consistency, auth errors, resets, holds.
 
 Eventual consistency comes in two kinds: a job that Describe does not find right after its creation
 (``not_found_after_create``), and a ListOptimizationJobs that answers from an older view of the jobs than
 Describe does (``list_lag``).
+
+A ``hold`` keeps each matching request unanswered until the test releases the fault: a test that needs "this
+call is in flight while I look" holds it for as long as it looks, whatever the speed of the machine.
 """
 
 from __future__ import annotations
@@ -26,9 +29,22 @@ ACCESS_DENIED = "access_denied"
 EXPIRED_TOKEN = "expired_token"
 CONNECTION_RESET = "connection_reset"
 LIST_LAG = "list_lag"
+HOLD = "hold"
 FAULT_KINDS = frozenset(
-    {THROTTLE, SERVER_ERROR, LATENCY, NOT_FOUND_AFTER_CREATE, ACCESS_DENIED, EXPIRED_TOKEN, CONNECTION_RESET, LIST_LAG}
+    {
+        THROTTLE,
+        SERVER_ERROR,
+        LATENCY,
+        NOT_FOUND_AFTER_CREATE,
+        ACCESS_DENIED,
+        EXPIRED_TOKEN,
+        CONNECTION_RESET,
+        LIST_LAG,
+        HOLD,
+    }
 )
+#: The longest a held request waits for its release, so that a test that never releases ends.
+HOLD_LIMIT_SECONDS = 120.0
 ALL_OPERATIONS = "*"
 EVENTUALLY_CONSISTENT_OPERATIONS = frozenset({"DescribeOptimizationJob", "StopOptimizationJob"})
 #: The operation a ``list_lag`` fault delays the view of.
@@ -80,6 +96,38 @@ class Fault:
         return asdict(self)
 
 
+class Hold:
+    """The gate of one ``hold`` fault: requests wait at it until it is released."""
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Return how many requests wait at the gate now."""
+        with self._lock:
+            return self._waiting
+
+    def wait(self, limit_seconds: float = HOLD_LIMIT_SECONDS) -> None:
+        """Wait until the gate is released, or for ``limit_seconds`` at most.
+
+        :param limit_seconds: the longest wait.
+        """
+        with self._lock:
+            self._waiting += 1
+        try:
+            self._released.wait(limit_seconds)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def release(self) -> None:
+        """Let every waiting and later request through."""
+        self._released.set()
+
+
 @dataclass
 class FaultDecision:
     """What the faults active for one request amount to.
@@ -88,6 +136,7 @@ class FaultDecision:
     :param list_lag_seconds: for ``ListOptimizationJobs``: how far in the past the jobs are listed as of.
     :param error: the error to answer with instead of the real response, if any.
     :param reset_connection: drop the connection without any response.
+    :param holds: the gates of the ``hold`` faults the request waits at before it is answered.
     :param fired: ids of the faults that applied.
     """
 
@@ -95,6 +144,7 @@ class FaultDecision:
     list_lag_seconds: float = 0.0
     error: AwsError | None = None
     reset_connection: bool = False
+    holds: list[Hold] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
 
 
@@ -137,6 +187,7 @@ class FaultRegistry:
         self._lock = threading.Lock()
         self._clock = clock
         self._faults: list[Fault] = []
+        self._holds: dict[str, Hold] = {}
         self._ids = itertools.count(1)
 
     def add(
@@ -182,12 +233,43 @@ class FaultRegistry:
                 lag_seconds=float(lag_seconds),
             )
             self._faults.append(fault)
+            if kind == HOLD:
+                self._holds[fault.id] = Hold()
             return fault
 
     def clear(self) -> None:
-        """Remove every fault."""
+        """Remove every fault; held requests are let through."""
         with self._lock:
             self._faults.clear()
+            holds, self._holds = self._holds, {}
+        for hold in holds.values():
+            hold.release()
+
+    def _hold(self, fault_id: str) -> Hold:
+        with self._lock:
+            hold = self._holds.get(fault_id)
+        if hold is None:
+            raise KeyError(f"no hold fault {fault_id!r}")
+        return hold
+
+    def held(self, fault_id: str) -> int:
+        """Return how many requests a ``hold`` fault keeps waiting now.
+
+        :param fault_id: the fault's id.
+        :raises KeyError: if there is no such ``hold`` fault.
+        """
+        return self._hold(fault_id).waiting
+
+    def release(self, fault_id: str) -> None:
+        """Let the requests a ``hold`` fault keeps, and any later ones it would match, through.
+
+        :param fault_id: the fault's id.
+        :raises KeyError: if there is no such ``hold`` fault.
+        """
+        hold = self._hold(fault_id)
+        hold.release()
+        with self._lock:
+            self._faults = [f for f in self._faults if f.id != fault_id]
 
     def list(self) -> list[dict[str, Any]]:
         """Return the faults still active, in JSON form."""
@@ -211,28 +293,35 @@ class FaultRegistry:
             now = self._clock()
             self._faults = [f for f in self._faults if f.active(now)]
             for fault in self._faults:
-                if fault.operation not in (ALL_OPERATIONS, operation):
-                    continue
-                if fault.kind == LATENCY:
-                    decision.delay_seconds += fault.delay_seconds
-                elif fault.kind == LIST_LAG:
-                    if operation != LAGGING_LIST_OPERATION:
-                        continue
-                    decision.list_lag_seconds = max(decision.list_lag_seconds, fault.lag_seconds)
-                elif decision.error is not None or decision.reset_connection:
-                    continue
-                elif fault.kind == NOT_FOUND_AFTER_CREATE:
-                    if (
-                        operation not in EVENTUALLY_CONSISTENT_OPERATIONS
-                        or job_age is None
-                        or job_age >= fault.after_create_seconds
-                    ):
-                        continue
-                    decision.error = _fault_error(fault, operation, job_name)
-                elif fault.kind == CONNECTION_RESET:
-                    decision.reset_connection = True
-                else:
-                    decision.error = _fault_error(fault, operation, job_name)
-                fault.fired += 1
-                decision.fired.append(fault.id)
+                if fault.operation in (ALL_OPERATIONS, operation) and self._apply(
+                    fault, decision, operation, job_name, job_age
+                ):
+                    fault.fired += 1
+                    decision.fired.append(fault.id)
         return decision
+
+    def _apply(
+        self, fault: Fault, decision: FaultDecision, operation: str, job_name: str | None, job_age: float | None
+    ) -> bool:
+        """Add one fault that matches the operation to the decision; tell whether it applied."""
+        if fault.kind == LATENCY:
+            decision.delay_seconds += fault.delay_seconds
+        elif fault.kind == LIST_LAG:
+            if operation != LAGGING_LIST_OPERATION:
+                return False
+            decision.list_lag_seconds = max(decision.list_lag_seconds, fault.lag_seconds)
+        elif fault.kind == HOLD:
+            decision.holds.append(self._holds[fault.id])
+        elif decision.error is not None or decision.reset_connection:
+            return False
+        elif fault.kind == NOT_FOUND_AFTER_CREATE:
+            if operation not in EVENTUALLY_CONSISTENT_OPERATIONS or job_age is None:
+                return False
+            if job_age >= fault.after_create_seconds:
+                return False
+            decision.error = _fault_error(fault, operation, job_name)
+        elif fault.kind == CONNECTION_RESET:
+            decision.reset_connection = True
+        else:
+            decision.error = _fault_error(fault, operation, job_name)
+        return True

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 ROLE_ARN = "arn:aws:iam::123456789012:role/OptimizationJobsRole"
 EXPIRED_MESSAGE = "The security token included in the request is expired"
 NO_RETRY = Config(retries={"total_max_attempts": 1})
-LIFETIME = 1.0  # the short credential lifetime used below
-RUN_SECONDS = 3.2  # the refreshing clients' calls span more than three lifetimes
+#: The short credential lifetime of the refreshing clients below: each of their calls refreshes first, and a
+#: loaded machine has this long between a refresh and the call it signs.
+LIFETIME = 2.0
+RUN_SECONDS = 3 * LIFETIME + 0.2  # the refreshing clients' calls span more than three lifetimes
 POLL_SECONDS = 0.2
-#: Long enough for a new boto3 client's first call on a loaded machine, before the keys it uses expire.
-FIRST_CALL_LIFETIME = 5.0
 
 
 @pytest.fixture
@@ -175,12 +175,14 @@ def test_emulator_option_and_cli_flag():
 
 
 def test_fresh_issued_keys_pass_and_expired_ones_are_rejected(emulator, lifetime, sm):
-    lifetime(FIRST_CALL_LIFETIME)
+    lifetime(3600)
     credentials = _assume_role(emulator)
     sagemaker = _client_with(emulator, credentials)
     assert sagemaker.list_optimization_jobs()["OptimizationJobSummaries"] == []
 
-    _wait_until_expired(emulator, credentials["AccessKeyId"])
+    expired = emulator.control.expire_credentials(credentials["AccessKeyId"])
+    assert expired["access_key_id"] == credentials["AccessKeyId"]
+    assert expired["expired"] is True
     with pytest.raises(ClientError) as exc:
         sagemaker.list_optimization_jobs()
     assert exc.value.response["Error"] == {"Code": "ExpiredTokenException", "Message": EXPIRED_MESSAGE}
@@ -199,15 +201,26 @@ def test_fresh_issued_keys_pass_and_expired_ones_are_rejected(emulator, lifetime
     assert issued["expired"] is True
 
 
+def test_keys_are_rejected_once_their_lifetime_has_passed(emulator, lifetime):
+    lifetime(LIFETIME)
+    credentials = _assume_role(emulator)
+    _wait_until_expired(emulator, credentials["AccessKeyId"])
+    with pytest.raises(ClientError) as exc:
+        _client_with(emulator, credentials).list_optimization_jobs()
+    assert exc.value.response["Error"] == {"Code": "ExpiredTokenException", "Message": EXPIRED_MESSAGE}
+
+
+def test_expiring_a_key_the_emulator_did_not_issue_is_refused(emulator):
+    with pytest.raises(EmulatorControlError, match="no issued credentials"):
+        emulator.control.expire_credentials("AKIANOTISSUED")
+
+
 async def test_aiobotocore_fresh_issued_keys_pass_and_expired_ones_are_rejected(emulator, lifetime):
     from aiobotocore.session import get_session
 
-    lifetime(LIFETIME)
-    session = get_session()
-    async with session.create_client("sagemaker", region_name="us-east-1"):
-        pass  # loads the service model before the clock starts
+    lifetime(3600)
     credentials = _assume_role(emulator)
-    async with session.create_client(
+    async with get_session().create_client(
         "sagemaker",
         endpoint_url=emulator.url,
         region_name="us-east-1",
@@ -217,7 +230,7 @@ async def test_aiobotocore_fresh_issued_keys_pass_and_expired_ones_are_rejected(
         config=NO_RETRY,
     ) as sagemaker:
         assert (await sagemaker.list_optimization_jobs())["OptimizationJobSummaries"] == []
-        await asyncio.to_thread(_wait_until_expired, emulator, credentials["AccessKeyId"])
+        await asyncio.to_thread(emulator.control.expire_credentials, credentials["AccessKeyId"])
         with pytest.raises(ClientError) as exc:
             await sagemaker.describe_optimization_job(OptimizationJobName="any-job")
         assert exc.value.response["Error"] == {"Code": "ExpiredTokenException", "Message": EXPIRED_MESSAGE}
@@ -228,12 +241,12 @@ async def test_aiobotocore_fresh_issued_keys_pass_and_expired_ones_are_rejected(
 
 
 def test_request_log_names_the_signing_keys_and_assume_role(emulator, lifetime, sm):
-    lifetime(LIFETIME)
+    lifetime(3600)
     control = emulator.control
     sm.list_optimization_jobs()
     first = _assume_role(emulator)
     _client_with(emulator, first).list_optimization_jobs()
-    _wait_until_expired(emulator, first["AccessKeyId"])
+    control.expire_credentials(first["AccessKeyId"])
     with pytest.raises(ClientError):
         _client_with(emulator, first).list_optimization_jobs()
     second = _assume_role(emulator)

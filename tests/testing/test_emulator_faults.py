@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+
+from airflow_provider_optjob.testing import EmulatorControlError
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -117,6 +120,45 @@ def test_connection_reset(sm_no_retry, emulator, job):
         sm_no_retry.describe_optimization_job(OptimizationJobName=job)
     assert sm_no_retry.describe_optimization_job(OptimizationJobName=job)["OptimizationJobName"] == job
     assert emulator.control.call_counts()["DescribeOptimizationJob"] == 2
+
+
+def _eventually(condition, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"still not true after {within} s"
+        time.sleep(0.02)
+
+
+def test_hold_keeps_a_request_unanswered_until_released(sm_no_retry, emulator, job):
+    control = emulator.control
+    fault = control.add_fault("hold", "DescribeOptimizationJob", count=1)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(sm_no_retry.describe_optimization_job, OptimizationJobName=job)
+        _eventually(lambda: control.held_requests(fault["id"]) == 1)
+        sm_no_retry.list_optimization_jobs()  # other operations are answered meanwhile
+        assert not answer.done()
+        control.release_fault(fault["id"])
+        assert answer.result(timeout=60)["OptimizationJobName"] == job
+    assert control.held_requests(fault["id"]) == 0
+    sm_no_retry.describe_optimization_job(OptimizationJobName=job)  # the count is used up
+
+
+def test_clearing_the_faults_lets_held_requests_through(sm_no_retry, emulator, job):
+    control = emulator.control
+    fault = control.add_fault("hold", "DescribeOptimizationJob")
+    with ThreadPoolExecutor(2) as pool:
+        answers = [pool.submit(sm_no_retry.describe_optimization_job, OptimizationJobName=job) for _ in range(2)]
+        _eventually(lambda: control.held_requests(fault["id"]) == 2)
+        control.clear_faults()
+        assert [a.result(timeout=60)["OptimizationJobName"] for a in answers] == [job, job]
+
+
+def test_hold_controls_name_an_unknown_fault(emulator):
+    control = emulator.control
+    throttle = control.add_fault("throttle", "DescribeOptimizationJob")
+    for call in (control.held_requests, control.release_fault):
+        with pytest.raises(EmulatorControlError, match="no hold fault"):
+            call(throttle["id"])
 
 
 def test_time_bounded_fault_expires(sm_no_retry, emulator, job):
