@@ -1,11 +1,12 @@
 """An event-driven DAG in a real deployment: a job created outside Airflow completes, and the DAG runs once.
 
-One deployment (scheduler, triggerer, DAG processor, API server). The DAG ``optjob_asset_watcher`` is scheduled on
-an asset watched by ``SageMakerOptimizationJobEventTrigger`` (polling every second). Once the trigger polls in the
-triggerer, a job is created straight through the emulator's API with boto3 and completes a few seconds later.
-Expected: exactly one asset event, whose extra holds the job's outcome; exactly one DAG run, whose task read that
-outcome; no second event or run after several more polls. On Airflow 3.3 the trigger's cursor is in the asset
-state store (the ``asset_state_store`` table) and names the job it fired for.
+One deployment (scheduler, triggerer, DAG processor, API server) for the whole story. The DAG
+``optjob_asset_watcher`` is scheduled on an asset watched by ``SageMakerOptimizationJobEventTrigger`` (polling
+every second). Once the trigger polls in the triggerer, a job is created straight through the emulator's API
+with boto3 and completes a few seconds later. Expected: exactly one asset event, whose extra holds the job's
+outcome; exactly one DAG run, whose task read that outcome; no second event or run after several more polls.
+On Airflow 3.3 the trigger's cursor is in the asset state store (the ``asset_state_store`` table) and names the
+job it fired for.
 
 Then across a restart: the triggerer is killed (SIGKILL), a second job completes while no triggerer runs, and a
 new triggerer adopts the trigger. Where the cursor is in the asset state store (3.3), the second job fires once
@@ -114,43 +115,18 @@ def run_the_first_job(deployment: Any, dag: Any, job_name: str) -> None:
     )
 
 
-def test_a_job_finished_outside_airflow_runs_the_event_driven_dag_once(deployment_factory):
-    dag = scenario.dag_module("optjob_asset_watcher")
-    job_name = new_job_name(dag)
-
-    with deployment_factory() as deployment:
-        run_the_first_job(deployment, dag, job_name)
-        wait_for_polls(deployment, 3, "three more polls")
-
-        events = asset_events(deployment, dag.ASSET_NAME)
-        runs = dag_runs(deployment, dag.DAG_ID)
-        ((run_id, _),) = runs
-        returned = deployment.xcom(dag.DAG_ID, run_id, "outcomes")
-        cursors = stored_cursors(deployment)
-        findings = scenario.scan_logs(deployment, scenario.HARD_LOG_PATTERNS)
-
-    assert len(events) == 1, events
-    payload = events[0]["payload"]
-    assert payload["status"] == "success"
-    assert payload["job_name"] == job_name
-    assert payload["result"]["job_name"] == job_name
-    assert payload["result"]["status"] == "COMPLETED"
-    assert payload["result"]["recommended_inference_image"]
-    assert returned == [payload["result"]]
-    assert len(runs) == 1, runs
-    if cursors is not None:  # Airflow 3.3+: the cursor outlives the trigger
-        ((key, cursor),) = cursors
-        assert job_name in cursor["fired"], (key, cursor)
-    assert not findings, findings
-
-
-def test_the_event_trigger_resumes_from_its_cursor_after_the_triggerer_is_killed(deployment_factory):
+def test_a_job_finished_outside_airflow_runs_the_event_driven_dag_once_and_across_a_triggerer_kill(
+    deployment_factory,
+):
     dag = scenario.dag_module("optjob_asset_watcher")
     first_job, second_job = new_job_name(dag), new_job_name(dag) + "b"
 
     with deployment_factory(env=scenario.FAILOVER_ENV) as deployment:
         watched = deployment._watched
         run_the_first_job(deployment, dag, first_job)
+        wait_for_polls(deployment, 3, "three more polls")
+        check_the_first_job_fired_once(deployment, dag, first_job)
+
         first_holder = event_trigger_holder(deployment)
         cursors_before = stored_cursors(deployment)
         deployment.kill_triggerer(0)
@@ -193,4 +169,31 @@ def test_the_event_trigger_resumes_from_its_cursor_after_the_triggerer_is_killed
     else:  # the cursor was in memory: a new first start, so the job that ended meanwhile counts as terminal at start
         assert fired == [first_job], fired
         assert [state for _, state in runs] == ["success"], runs
+    assert not findings, findings
+
+
+def check_the_first_job_fired_once(deployment: Any, dag: Any, job_name: str) -> None:
+    """One asset event with the job's outcome, one DAG run whose task read it, the cursor naming the job (3.3+).
+
+    :param deployment: the running deployment.
+    :param dag: the event-driven DAG's module.
+    :param job_name: the job completed outside Airflow.
+    """
+    events = asset_events(deployment, dag.ASSET_NAME)
+    runs = dag_runs(deployment, dag.DAG_ID)
+    assert len(events) == 1, events
+    assert len(runs) == 1, runs
+    ((run_id, _),) = runs
+    payload = events[0]["payload"]
+    assert payload["status"] == "success"
+    assert payload["job_name"] == job_name
+    assert payload["result"]["job_name"] == job_name
+    assert payload["result"]["status"] == "COMPLETED"
+    assert payload["result"]["recommended_inference_image"]
+    assert deployment.xcom(dag.DAG_ID, run_id, "outcomes") == [payload["result"]]
+    cursors = stored_cursors(deployment)
+    if cursors is not None:  # Airflow 3.3+: the cursor outlives the trigger
+        ((key, cursor),) = cursors
+        assert job_name in cursor["fired"], (key, cursor)
+    findings = scenario.scan_logs(deployment, scenario.HARD_LOG_PATTERNS)
     assert not findings, findings
