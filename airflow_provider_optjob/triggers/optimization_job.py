@@ -32,13 +32,13 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
     """
     Wait until the job is terminal or the deadline passes; fire one event.
 
-    The trigger describes its job (``DescribeOptimizationJob``) when it starts. Then, while other triggers of
-    ours wait through the same connection settings in the same triggerer, they share one
-    ``ListOptimizationJobs`` query per poll interval (:mod:`~airflow_provider_optjob.triggers.job_watcher`), and
-    the job is described again only when the List shows it terminal or gone, and every 5 minutes (or 60 poll
-    intervals, if sooner) as a safety net. A trigger alone on its connection, one whose connection may not list
-    jobs, and every trigger when ``[sagemaker_optimization_job] coalesced_polling`` is off describe the job each
-    poll interval.
+    While other triggers of ours wait through the same connection settings in the same triggerer, they share one
+    ``ListOptimizationJobs`` query per poll interval (:mod:`~airflow_provider_optjob.triggers.job_watcher`): the
+    trigger takes its first look from that List, and describes its job (``DescribeOptimizationJob``) only when
+    the List shows it terminal, does not show it (it ended long ago, or is not found yet) or shows it gone, and
+    every 5 minutes (or 60 poll intervals, if sooner) as a safety net. A trigger alone on its connection, one
+    whose connection may not list jobs, and every trigger when ``[sagemaker_optimization_job] coalesced_polling``
+    is off describe the job each poll interval.
 
     The event payload is ``{"status", "job_name", "message", "result"}`` with ``status`` one of
     ``success`` (``COMPLETED``), ``failed``, ``stopped``, ``timeout`` or ``error``; ``result`` is the
@@ -184,7 +184,10 @@ class SageMakerOptimizationJobTrigger(BaseTrigger):
         self, hook: SageMakerOptimizationJobHook, client: Any, watch: Watch
     ) -> dict[str, Any]:
         policy = self._policy
-        await asyncio.sleep(_first_poll_offset(self.poll_interval, policy.remaining()))
+        if watch.first_look_listed:
+            await watch.until_next_look(policy.remaining())
+        else:
+            await asyncio.sleep(_first_poll_offset(self.poll_interval, policy.remaining()))
         while True:
             watch.looking()
             try:

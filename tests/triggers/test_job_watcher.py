@@ -1,10 +1,11 @@
 """Triggers that wait through one connection share one ListOptimizationJobs query per interval (the job watcher).
 
 Every test runs real triggers through the real aiobotocore client against the emulator over HTTP. Jobs run until
-the test finishes them, after every trigger has described its job once (its look when it joins), so each
-Describe a test counts afterwards is either that look or one the shared List asked for. Tests that count them
-install a watcher whose safety net does not fire within a test, and keep a bystander trigger waiting until the
-others have ended (a trigger left alone describes its job every interval).
+the test finishes them, after every trigger has had its first look: a Describe for the first trigger of a
+watcher, the watcher's next List for the others. So each Describe a test counts afterwards is one the shared
+List asked for. Tests that count them install a watcher whose safety net does not fire within a test, and keep
+a bystander trigger (the watcher's first) waiting until the others have ended (a trigger left alone describes
+its job every interval).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimization
 from airflow_provider_optjob.model.api_errors import backoff_cap
 from airflow_provider_optjob.model.status import trigger_event_status
 from airflow_provider_optjob.triggerer_runtime.shared_async_client import shared_client_count
-from airflow_provider_optjob.triggers.job_watcher import WatcherSettings, watcher_count, watcher_installed
+from airflow_provider_optjob.triggers.job_watcher import WatcherSettings, watcher_count, watcher_installed, watchers
 from airflow_provider_optjob.triggers.optimization_job import SageMakerOptimizationJobTrigger
 from tests.job_requests import job_config
 from tests.triggerer_runtime.test_async_client_lifecycle import eventually
@@ -120,7 +121,7 @@ def describes_by_job(control: EmulatorControl) -> Counter[str]:
 
 
 async def all_described(control: EmulatorControl, names: Iterable[str], times: int = 1) -> None:
-    """Wait until every job has been described ``times`` times (each trigger has looked once when it joined)."""
+    """Wait until every job has been described ``times`` times."""
     wanted = list(names)
 
     def described() -> bool:
@@ -129,6 +130,23 @@ async def all_described(control: EmulatorControl, names: Iterable[str], times: i
         return enough and all(describes_by_job(control)[name] >= times for name in wanted)
 
     await eventually(described, within=120)  # 250 triggers' first looks, on a shared and loaded machine
+
+
+async def first_looks_done(members: int) -> None:
+    """Wait until ``members`` triggers wait through this loop's watchers, each after its first look.
+
+    The first trigger of a watcher describes its job; the others look through the watcher's next List.
+    """
+
+    def done() -> bool:
+        current = watchers()
+        joined = sum(watcher.members for watcher in current)
+        return joined >= members and all(watcher.awaiting_first_look == 0 for watcher in current)
+
+    deadline = time.monotonic() + 120  # 250 triggers' first looks, on a shared and loaded machine
+    while not done():
+        assert time.monotonic() < deadline, "the triggers did not all have their first look"
+        await asyncio.sleep(0.02)
 
 
 async def next_poll(watcher: JobWatcher) -> None:
@@ -140,10 +158,10 @@ async def next_poll(watcher: JobWatcher) -> None:
         await asyncio.sleep(0.02)
 
 
-def assert_described_twice(control: EmulatorControl, names: Iterable[str]) -> None:
-    """Each job was described when its trigger joined and once more when the List showed it ended, no more."""
+def assert_described_once(control: EmulatorControl, names: Iterable[str]) -> None:
+    """Each job was described once, when the List showed it ended: its first look was the List's."""
     described = describes_by_job(control)
-    assert {name: described[name] for name in names} == dict.fromkeys(names, 2)
+    assert {name: described[name] for name in names} == dict.fromkeys(names, 1)
 
 
 @asynccontextmanager
@@ -208,14 +226,14 @@ async def test_250_jobs_share_one_list_of_three_pages_per_interval(hook, control
     endings = endings_for(names)
     async with bystander(hook, "many-bystander"):
         tasks = start(trigger_for(name, poll_interval=0.3) for name in names)
-        await all_described(control, names)
+        await first_looks_done(len(names) + 1)
         await next_poll(installed)
 
         await asyncio.to_thread(finish, control, hook, endings)
         events = await events_of(tasks)
 
     assert_one_event_each(events, endings)
-    assert_described_twice(control, names)
+    assert_described_once(control, names)
     pages = len(control.requests("ListOptimizationJobs"))
     assert installed.polls >= 2
     assert 3 * installed.polls <= pages <= 3 * (installed.polls + 1)
@@ -228,16 +246,17 @@ async def test_a_list_that_lags_behind_describe_still_ends_each_wait_once(hook, 
     names = create_jobs(hook, ["lagging-a", "lagging-b", "lagging-c"])
     endings = endings_for(names)
     control.add_fault("list_lag", "ListOptimizationJobs", lag_seconds=lag)
+    await asyncio.sleep(lag)  # the jobs are older than the lag: the lagging List shows them, as it would in AWS
     async with bystander(hook, "lagging-bystander"):
         tasks = start(trigger_for(name) for name in names)
-        await all_described(control, names)
+        await first_looks_done(len(names) + 1)
         await next_poll(installed)
 
         await asyncio.to_thread(finish, control, hook, endings)
         events = await events_of(tasks)
 
     assert_one_event_each(events, endings)
-    assert_described_twice(control, names)
+    assert_described_once(control, names)
     ended_at = {job["name"]: job["phases"][-1]["start"] for job in control.jobs()}
     for name in names:
         last_describe = max(e["time"] for e in control.requests("DescribeOptimizationJob") if e["job_name"] == name)
@@ -256,14 +275,14 @@ async def test_client_clock_skew_of_30_seconds(hook, control, skew):
         bystander(hook, "skewed-bystander"),
     ):
         tasks = start(trigger_for(name) for name in names)
-        await all_described(control, names)
+        await first_looks_done(len(names) + 1)
         await next_poll(watcher)
 
         await asyncio.to_thread(finish, control, hook, endings)
         events = await events_of(tasks)
 
     assert_one_event_each(events, endings)
-    assert_described_twice(control, names)
+    assert_described_once(control, names)
 
 
 @pytest.mark.usefixtures("long_jobs")
@@ -287,6 +306,33 @@ async def test_a_list_that_sees_nothing_leaves_the_first_look_and_the_safety_net
 
 
 @pytest.mark.usefixtures("long_jobs")
+async def test_a_job_the_first_list_does_not_show_is_described_and_waited_for_within_the_grace(
+    hook, control, installed
+):
+    async with bystander(hook, "not-yet-bystander"):
+        tasks = start([trigger_for("not-created-yet")])
+        await first_looks_done(2)
+
+        def told_not_found() -> bool:
+            return any(
+                entry["job_name"] == "not-created-yet" and entry["status"] == 400
+                for entry in control.requests("DescribeOptimizationJob")
+            )
+
+        await eventually(told_not_found)
+        create_jobs(hook, ["not-created-yet"])
+        await asyncio.to_thread(finish, control, hook, {"not-created-yet": "COMPLETED"})
+        events = await events_of(tasks)
+
+    assert_one_event_each(events, {"not-created-yet": "COMPLETED"})
+    first_list = next(entry for entry in control.requests("ListOptimizationJobs") if entry["status"] == 200)
+    first_describe = next(
+        entry for entry in control.requests("DescribeOptimizationJob") if entry["job_name"] == "not-created-yet"
+    )
+    assert first_list["seq"] < first_describe["seq"], "the List came first; the job it did not show was described"
+
+
+@pytest.mark.usefixtures("long_jobs")
 async def test_throttled_list_backs_off_and_keeps_listing(optjob_aws_conn, hook, control, caplog):
     # One attempt per call, so that each throttled List call is one failed poll of the watcher. Each hook gets
     # its own copy of the settings: botocore rewrites the retries dict of a client it builds.
@@ -303,7 +349,7 @@ async def test_throttled_list_backs_off_and_keeps_listing(optjob_aws_conn, hook,
         bystander(hook, "throttled-list-bystander", botocore_config=one_try()),
     ):
         tasks = start(trigger_for(name, botocore_config=one_try()) for name in names)
-        await all_described(control, names)
+        await first_looks_done(len(names) + 1)
         await next_poll(watcher)
         await asyncio.to_thread(finish, control, hook, endings)
         events = await events_of(tasks)
@@ -311,7 +357,7 @@ async def test_throttled_list_backs_off_and_keeps_listing(optjob_aws_conn, hook,
     assert_one_event_each(events, endings)
     assert control.faults() == []
     assert watcher.gave_up is None
-    assert_described_twice(control, names)  # the List, not per-job Describe calls, ended the waits
+    assert_described_once(control, names)  # the List, not per-job Describe calls, ended the waits
     failed_polls = [r.message for r in caplog.records if r.name == WATCHER_LOG and r.message.startswith("Listing")]
     pauses = [float(message.rsplit("listing again in ", 1)[1].split()[0]) for message in failed_polls]
     assert len(pauses) == 3
@@ -354,7 +400,7 @@ async def test_a_status_the_list_shows_is_noted_in_the_waiting_triggers_own_task
     triggers = [StatusRecordingTrigger(**trigger_for(name).serialize()[1]) for name in names]
     async with bystander(hook, "paused-bystander"):
         tasks = start(triggers)
-        await all_described(control, names)
+        await first_looks_done(len(names) + 1)
 
         control.set_job_status("paused-a", "PAUSED")  # a status the API may add later: keep waiting
         await next_poll(installed)
@@ -366,7 +412,7 @@ async def test_a_status_the_list_shows_is_noted_in_the_waiting_triggers_own_task
     paused = triggers[0]
     assert ("paused-a", "PAUSED") in paused.noted, "the List's PAUSED was noted in the trigger's own task"
     assert {task for task, _ in paused.noted} == {"paused-a"}
-    assert describes_by_job(control)["paused-a"] == 2, "PAUSED is not terminal: the List alone reported it"
+    assert describes_by_job(control)["paused-a"] == 1, "PAUSED is not terminal: the List alone reported it"
 
 
 @pytest.mark.usefixtures("long_jobs")
@@ -374,12 +420,12 @@ async def test_triggers_join_and_leave_while_a_poll_is_in_flight(hook, control):
     names = create_jobs(hook, ["flight-a", "flight-b", "flight-c", "flight-d"])
     control.add_fault("latency", "ListOptimizationJobs", delay_seconds=0.5)
     tasks = start(trigger_for(name) for name in names[:3])
-    await all_described(control, names[:3])
+    await first_looks_done(3)
     await eventually(lambda: list_in_flight(control))
 
     tasks.update(start([trigger_for("flight-d")]))
     await cancel([tasks.pop("flight-a")])
-    await all_described(control, ["flight-d"])
+    await first_looks_done(3)
     await eventually(lambda: list_in_flight(control))
     endings = {"flight-b": "COMPLETED", "flight-c": "FAILED", "flight-d": "STOPPED"}
     await asyncio.to_thread(finish, control, hook, endings)
@@ -395,7 +441,7 @@ async def test_the_last_triggers_leave_while_a_poll_is_in_flight(hook, control):
     names = create_jobs(hook, ["last-a", "last-b"])
     control.add_fault("latency", "ListOptimizationJobs", delay_seconds=0.5)
     tasks = start(trigger_for(name) for name in names)
-    await all_described(control, names)
+    await first_looks_done(len(names))
     await eventually(lambda: list_in_flight(control))
 
     await cancel(tasks.values())
@@ -410,7 +456,7 @@ async def test_triggers_rebuilt_after_a_restart_still_deliver(hook, control):
     endings = endings_for(names)
     originals = [trigger_for(name) for name in names]
     tasks = start(originals)
-    await all_described(control, names)
+    await first_looks_done(len(names))
     await eventually(lambda: any(entry["status"] == 200 for entry in control.requests("ListOptimizationJobs")))
     await cancel(tasks.values())
     assert watcher_count() == 0
@@ -418,7 +464,7 @@ async def test_triggers_rebuilt_after_a_restart_still_deliver(hook, control):
 
     again = [rebuilt(trigger) for trigger in originals]
     tasks = start(again)
-    await all_described(control, names, times=2)
+    await first_looks_done(len(names))
     await asyncio.to_thread(finish, control, hook, endings)
     events = await events_of(tasks)
 
@@ -430,7 +476,7 @@ async def test_triggers_rebuilt_after_a_restart_still_deliver(hook, control):
 async def test_a_job_deleted_between_two_lists_ends_its_wait(hook, control, installed):
     names = create_jobs(hook, ["deleted-while-listed", "kept-while-listed"])
     tasks = start(trigger_for(name) for name in names)
-    await all_described(control, names)
+    await first_looks_done(len(names))
     await next_poll(installed)
 
     # Describe is throttled while the job completes and is deleted, so its trigger cannot see it COMPLETED.

@@ -11,6 +11,7 @@ from airflow_provider_optjob.triggers.job_watcher.registry import (
     coalesced_polling_enabled,
     watcher_count,
     watcher_installed,
+    watchers,
     watching,
 )
 from airflow_provider_optjob.triggers.job_watcher.watch import Watch, epoch_seconds
@@ -24,5 +25,6 @@ __all__ = [
     "epoch_seconds",
     "watcher_count",
     "watcher_installed",
+    "watchers",
     "watching",
 ]

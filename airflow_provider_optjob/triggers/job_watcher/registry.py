@@ -135,3 +135,8 @@ def _remember_option(loop: asyncio.AbstractEventLoop, read: asyncio.Future[bool]
 def watcher_count() -> int:
     """Return how many job watchers exist on the running event loop (for diagnostics and tests)."""
     return len(_entries_by_loop.get(asyncio.get_running_loop(), {}))
+
+
+def watchers() -> list[JobWatcher]:
+    """Return the job watchers of the running event loop (for diagnostics and tests)."""
+    return [entry.watcher for entry in _entries_by_loop.get(asyncio.get_running_loop(), {}).values()]

@@ -50,6 +50,9 @@ class Watch:
     A new status the List shows is handed to ``on_status`` from the waiting trigger's own task, not from the
     watcher's: Airflow routes a log line to a task's log by the context of the asyncio task that writes it.
 
+    A trigger that joins while the watcher lists jobs takes its first look from the watcher's next List
+    (:attr:`first_look_listed`): it describes the job only if that List shows it terminal or does not show it.
+
     :param mode: the watcher, which says whether it lists jobs.
     :param job_name: the job's name.
     :param poll_interval: the trigger's poll interval, in seconds.
@@ -68,6 +71,7 @@ class Watch:
         "_safety_due",
         "_safety_net_seconds",
         "_waiter",
+        "first_look_listed",
         "job_name",
         "poll_interval",
     )
@@ -92,6 +96,8 @@ class Watch:
         self._look_due = False
         self._last_look = self._loop.time()
         self._safety_due = self._last_look + self._safety_pause()
+        #: The watcher's next List gives the trigger its first look (set by the watcher when the trigger joins).
+        self.first_look_listed = False
 
     def looking(self) -> None:
         """Note that the trigger describes its job now: this look answers every signal received so far."""

@@ -9,8 +9,11 @@ query per interval (one call per 100 jobs changed recently), whatever the number
   it arrives.
 - A trigger describes its job (for the full outcome) when the List shows it terminal, or when it vanished from
   a window that should still hold it (the job was deleted); and, as a safety net, every
-  :meth:`WatcherSettings.safety_net` seconds anyway. Each trigger also describes its job once when it starts,
-  so a job that ended before the watcher's window, or is not found yet, is handled as without a watcher.
+  :meth:`WatcherSettings.safety_net` seconds anyway.
+- A trigger that joins while the watcher lists jobs takes its first look from the first List that starts after
+  it joined: a job that List does not show (it ended before the window, or is not found yet) is described at
+  once, and handled as without a watcher. A trigger that joins a watcher that does not list (the first one on a
+  connection) describes its job first.
 - A throttled List, a 5xx answer or a dropped connection is retried with the same capped, jittered backoff as a
   Describe (:func:`~airflow_provider_optjob.model.api_errors.backoff_delay`), for as long as triggers wait; the
   safety net and each trigger's deadline bound what a long outage costs them.
@@ -103,7 +106,10 @@ class JobWatcher:
         self._members = 0
         self._task: asyncio.Task[None] | None = None
         self._last_success_start: float | None = None
-        self._listed_before: dict[str, float] = {}
+        self._listed_before: dict[str, float | None] = {}
+        self._polls_started = 0
+        #: The watches whose first look is the List numbered here (by :attr:`_polls_started`), or a later one.
+        self._first_looks: dict[Watch, int] = {}
         #: Why the watcher gave up listing, if it did.
         self.gave_up: str | None = None
         #: Successful polls so far.
@@ -118,6 +124,11 @@ class JobWatcher:
     def coalescing(self) -> bool:
         """Whether the watcher lists jobs for its triggers (else each describes its own job every interval)."""
         return self.settings.enabled and self.gave_up is None and self._members >= self.settings.min_triggers
+
+    @property
+    def awaiting_first_look(self) -> int:
+        """How many triggers wait for the List that gives them their first look."""
+        return len(self._first_looks)
 
     @property
     def polling(self) -> bool:
@@ -142,6 +153,9 @@ class JobWatcher:
         self._watches.setdefault(job_name, set()).add(watch)
         self._members += 1
         self._after_change(was_coalescing)
+        if self.coalescing:
+            watch.first_look_listed = True
+            self._first_looks[watch] = self._polls_started + 1  # a poll in flight may have passed the job by
         return watch
 
     async def leave(self, watch: Watch) -> None:
@@ -155,6 +169,7 @@ class JobWatcher:
             return
         was_coalescing = self.coalescing
         watches.discard(watch)
+        self._first_looks.pop(watch, None)
         if not watches:
             del self._watches[watch.job_name]
             self._listed_before.pop(watch.job_name, None)
@@ -184,6 +199,8 @@ class JobWatcher:
             )
             self._task.add_done_callback(self._poll_ended)
         if self.coalescing != was_coalescing:
+            if not self.coalescing:
+                self._first_looks.clear()  # they describe their job one interval after they joined
             self._recheck_all()
 
     async def _poll_forever(self) -> None:
@@ -191,6 +208,8 @@ class JobWatcher:
         failures_in_a_row = 0
         while True:
             started, poll_start = loop.time(), self.settings.clock()
+            self._polls_started += 1
+            number = self._polls_started
             since = self._window_start(poll_start)
             try:
                 listed = await self._list(since)
@@ -207,6 +226,7 @@ class JobWatcher:
                 self._last_success_start = poll_start
                 self.polls += 1
                 self._look_for_vanished(listed, since)
+                self._answer_first_looks(listed, number)
                 pause = max(0.0, self.interval() - (loop.time() - started))
             await asyncio.sleep(pause)
 
@@ -215,9 +235,9 @@ class JobWatcher:
         anchor = poll_start if self._last_success_start is None else self._last_success_start
         return datetime.fromtimestamp(math.floor(anchor - self.settings.overlap_seconds), tz=timezone.utc)
 
-    async def _list(self, since: datetime) -> dict[str, float]:
+    async def _list(self, since: datetime) -> dict[str, float | None]:
         """List the window's jobs, telling each page's watched jobs at once; return when each was last modified."""
-        listed: dict[str, float] = {}
+        listed: dict[str, float | None] = {}
         async with aclosing(self._list_pages(LastModifiedTimeAfter=since, MaxResults=MAX_RESULTS)) as pages:
             async for page in pages:
                 for summary in page:
@@ -226,24 +246,32 @@ class JobWatcher:
                     if not watches:
                         continue
                     modified = epoch_seconds(summary.get("LastModifiedTime"))
-                    if modified is not None:
-                        listed[str(name)] = modified
+                    listed[str(name)] = modified
                     for watch in list(watches):
                         watch.listed(summary.get("OptimizationJobStatus"), modified)
         return listed
 
-    def _look_for_vanished(self, listed: dict[str, float], since: datetime) -> None:
+    def _look_for_vanished(self, listed: dict[str, float | None], since: datetime) -> None:
         # A job changes its LastModifiedTime only forward: one listed last time after this window's start that is
         # missing now was deleted (or the List is inconsistent); its triggers look for themselves.
         window_start = since.timestamp()
         for name, modified in self._listed_before.items():
-            if name not in listed and modified > window_start:
+            if name not in listed and modified is not None and modified > window_start:
                 for watch in list(self._watches.get(name, ())):
                     watch.look_now()
         self._listed_before = listed
 
+    def _answer_first_looks(self, listed: dict[str, float | None], number: int) -> None:
+        """After List ``number``: the triggers it answers are done with their first look, or describe their job."""
+        answered = [watch for watch, first in self._first_looks.items() if first <= number]
+        for watch in answered:
+            del self._first_looks[watch]
+            if watch.job_name not in listed:
+                watch.look_now()
+
     def _give_up(self, reason: str, kind: ApiErrorKind) -> None:
         self.gave_up = reason
+        self._first_looks.clear()
         advice = (
             " Allow sagemaker:ListOptimizationJobs to the connection's identity so that they share one List call "
             "per interval."
