@@ -1,50 +1,40 @@
-"""Serve the emulator with werkzeug's threaded server, in a background thread of the current process."""
+"""Serve the emulator in a background thread of the current process.
+
+Its server keeps connections open between requests, as SageMaker's endpoints do
+(:mod:`~airflow_provider_optjob.testing.http_server`).
+"""
 
 from __future__ import annotations
 
-import socket
+import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
-
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server  # noqa: TID253
+from typing import TYPE_CHECKING
 
 from airflow_provider_optjob.testing.app import REQUEST_ENTRY_KEY, EmulatorApp
 from airflow_provider_optjob.testing.control import EmulatorControl
+from airflow_provider_optjob.testing.http_server import KeepAliveWSGIServer
 from airflow_provider_optjob.testing.optimization_jobs import Durations
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from http.server import BaseHTTPRequestHandler
     from types import TracebackType
 
+    from _typeshed.wsgi import WSGIEnvironment
     from typing_extensions import Self
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen(128)
-    except BaseException:
-        listener.close()
-        raise
-    return listener
-
-
-class _RequestHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Log a request, when asked to, with the AWS operation and the job it names (``POST /`` says neither)."""
-        if not getattr(self.server, "log_requests", False):
-            return
-        entry = getattr(self, "environ", {}).get(REQUEST_ENTRY_KEY)
-        if not isinstance(entry, dict) or not entry.get("operation"):
-            super().log_request(code, size)
-            return
+def _log_request(handler: BaseHTTPRequestHandler, code: str, environ: WSGIEnvironment) -> None:
+    """Write an access-log line to stderr, naming the AWS operation and the job where the request has them."""
+    entry = environ.get(REQUEST_ENTRY_KEY)
+    if isinstance(entry, dict) and entry.get("operation"):
         job = f" {entry['job_name']}" if entry.get("job_name") else ""
         error = f" {entry['error_code']}" if entry.get("error_code") else ""
-        self.log("info", '"%s%s" %s%s', entry["operation"], job, code, error)
+        what = f'"{entry["operation"]}{job}" {code}{error}'
+    else:
+        what = f'"{handler.requestline}" {code}'
+    sys.stderr.write(f"{handler.address_string()} - - [{handler.log_date_time_string()}] {what}\n")
 
 
 class SageMakerEmulator:
@@ -61,7 +51,7 @@ class SageMakerEmulator:
     :param starting_seconds: default time a new job spends in ``STARTING``.
     :param inprogress_seconds: default time a new job spends in ``INPROGRESS``.
     :param stopping_seconds: default time a stopped job spends in ``STOPPING``.
-    :param log_requests: log every request (werkzeug's access log).
+    :param log_requests: write an access-log line to stderr for every request.
     :param clock: the time source (epoch seconds) of the job and fault model.
     :param credential_lifetime_seconds: lifetime of the credentials STS ``AssumeRole``,
         ``AssumeRoleWithWebIdentity`` and ``AssumeRoleWithSAML`` issue (their ``Expiration`` says so, and
@@ -93,7 +83,7 @@ class SageMakerEmulator:
             clock=clock,
             credential_lifetime_seconds=credential_lifetime_seconds,
         )
-        self._server: BaseWSGIServer | None = None
+        self._server: KeepAliveWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._control: EmulatorControl | None = None
 
@@ -101,6 +91,13 @@ class SageMakerEmulator:
     def running(self) -> bool:
         """Tell whether the server is serving."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def connections_accepted(self) -> int:
+        """Return how many TCP connections the server has accepted (clients keep them open between requests)."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        return self._server.connections_accepted
 
     @property
     def port(self) -> int:
@@ -129,20 +126,9 @@ class SageMakerEmulator:
         """
         if self._server is not None:
             return self
-        listener = _listen(self.host, self._requested_port)
-        try:
-            server = make_server(
-                self.host,
-                listener.getsockname()[1],
-                self.app,
-                threaded=True,
-                request_handler=_RequestHandler,
-                fd=listener.fileno(),
-            )
-        finally:
-            listener.close()
-        server_any: Any = server
-        server_any.log_requests = self.log_requests
+        server = KeepAliveWSGIServer(
+            (self.host, self._requested_port), self.app, _log_request if self.log_requests else None
+        )
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sagemaker-emulator", daemon=True
@@ -158,6 +144,7 @@ class SageMakerEmulator:
             return
         server.shutdown()
         server.server_close()
+        server.close_connections()
         if thread is not None:
             thread.join(timeout=5)
 
