@@ -153,6 +153,8 @@ class EmulatorApp:
         self.requests = RequestLog(clock)
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
+        #: Tells the connections of the server that serves the app (set by that server's owner).
+        self.connection_counts: Callable[[], dict[str, int]] | None = None
         self._moto_app_factory = moto_app_factory
         self._moto_app: WSGIApplication | None = None
         self._moto_lock = threading.Lock()
@@ -340,12 +342,20 @@ class EmulatorApp:
             "calls": self._calls_route,
             "faults": self._faults_route,
             "jobs": self._jobs_route,
+            "connections": self._connections_route,
         }
         route = routes.get(parts[0] if parts else "")
         answer = route(method, parts, payload) if route is not None else None
         if answer is None:
             raise ControlError(f"no control endpoint {method} {CONTROL_PREFIX}{'/'.join(parts)}", 404)
         return answer
+
+    def _connections_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+        if method != "GET" or len(parts) != 1:
+            return None
+        if self.connection_counts is None:
+            raise ControlError("the server of this emulator does not count its connections", 404)
+        return self.connection_counts()
 
     def _health_route(self, method: str, parts: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
         return {"status": "ok"} if method == "GET" else None

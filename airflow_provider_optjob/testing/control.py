@@ -65,6 +65,14 @@ class EmulatorControl:
     def _job_path(job_name: str, action: str) -> str:
         return f"jobs/{quote(job_name, safe='')}/{action}"
 
+    def connections(self) -> dict[str, int]:
+        """Return the TCP connections the emulator's server has ``accepted`` so far and holds ``open`` now.
+
+        The server keeps a connection open between requests, as SageMaker's endpoints do, so a client with a
+        connection pool opens few.
+        """
+        return cast("dict[str, int]", self._request("GET", "connections"))
+
     def health(self) -> bool:
         """Tell whether the emulator answers."""
         try:

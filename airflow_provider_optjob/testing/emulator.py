@@ -129,6 +129,7 @@ class SageMakerEmulator:
         server = KeepAliveWSGIServer(
             (self.host, self._requested_port), self.app, _log_request if self.log_requests else None
         )
+        self.app.connection_counts = server.connection_counts
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sagemaker-emulator", daemon=True

@@ -74,6 +74,11 @@ class KeepAliveWSGIServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         with self._lock:
             self._open.discard(sock)
 
+    def connection_counts(self) -> dict[str, int]:
+        """Return how many connections the server has accepted so far (``accepted``) and holds now (``open``)."""
+        with self._lock:
+            return {"accepted": self.connections_accepted, "open": len(self._open)}
+
     def close_connections(self) -> None:
         """Shut every open connection down: a handler waiting for its next request then ends."""
         with self._lock:

@@ -82,6 +82,7 @@ def test_a_boto3_client_reuses_its_connection(own_emulator):
     client.list_models()  # served by moto, on the same connection
 
     assert own_emulator.connections_accepted == 1
+    assert own_emulator.control.connections() == {"accepted": 2, "open": 2}  # the control client's own, too
 
 
 def test_stopping_closes_the_open_connections():
