@@ -22,7 +22,7 @@ import boto3
 
 from optjob_harness.config import ConnectionStore, aws_connection
 from optjob_harness.deployment import CONNECTION_STORES, LocalDeployment
-from tests.deployment.report import ReportRow
+from tests.deployment.report import ReportRow, print_table, write_json
 from tests.job_requests import job_config
 
 if TYPE_CHECKING:
@@ -397,3 +397,55 @@ def print_notable(findings: Findings, limit: int = 6) -> None:
         print(f"  triggerer log lines with {pattern!r} ({len(lines)}):")
         for line in lines[:limit]:
             print(f"    {line[:260]}")
+
+
+@dataclass
+class RunRecord:
+    """What a scenario ran: its test name and title, its plan, when it started and the moments it noted.
+
+    :param test: the report's test name.
+    :param title: the printed table's title.
+    :param plan: the run's tasks and jobs.
+    :param started: ``time.monotonic()`` when the scenario started.
+    :param timeline: ``(seconds since start, event)`` pairs.
+    """
+
+    test: str
+    title: str
+    plan: Plan
+    started: float = field(default_factory=time.monotonic)
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+
+    def mark(self, event: str) -> None:
+        """Note a moment of the run."""
+        self.timeline.append((round(time.monotonic() - self.started, 1), event))
+
+
+def report_run(
+    record: RunRecord,
+    deployment: LocalDeployment,
+    observation: RunObservation | None,
+    findings: Findings,
+    extra_reasons: dict[str, list[str]] | None = None,
+) -> None:
+    """Give the run's verdict per store; print it with the timeline and notable lines, write it as JSON; assert it.
+
+    :param record: the scenario's name, plan, start and timeline.
+    :param deployment: the deployment it ran in.
+    :param observation: what the run's watcher saw (``None`` if the run never started).
+    :param findings: the logs' verdict, stops and request signers.
+    :param extra_reasons: per task, more reasons to fail it.
+    :raises AssertionError: naming each store that failed, and why.
+    """
+    rows = verdict(record.test, deployment, record.plan, observation, findings, extra_reasons)
+    wall = time.monotonic() - record.started
+    run_details = details(record.plan, observation, findings)
+    run_details |= {"timeline": record.timeline, "startup_seconds": deployment.timings}
+    print_table(record.title, rows, wall)
+    for seconds, event in record.timeline:
+        print(f"  {seconds:>6.1f} s  {event}")
+    print_notable(findings)
+    write_json(record.test, rows, wall, run_details)
+    assert all(row.result == "PASS" for row in rows), "\n".join(
+        f"{row.store}: {row.reason}" for row in rows if row.result != "PASS"
+    )

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from tests.deployment import scenario
-from tests.deployment.report import print_table, write_json
 
 pytestmark = [
     pytest.mark.deployment,
@@ -24,15 +23,11 @@ TEST_NAME = "deployment"
 
 
 def test_deferrable_tasks_through_every_connection_store(deployment_factory):
-    started = time.monotonic()
-    plan = scenario.make_plan()
+    record = scenario.RunRecord(TEST_NAME, "Deferrable waits in a real deployment", scenario.make_plan())
+    plan, mark = record.plan, record.mark
     observation = None
     error = None
     deferred_window = None
-    timeline: list[tuple[float, str]] = []
-
-    def mark(event: str) -> None:
-        timeline.append((round(time.monotonic() - started, 1), event))
 
     with deployment_factory() as deployment:
         mark(f"deployment started {deployment.timings}")
@@ -61,16 +56,5 @@ def test_deferrable_tasks_through_every_connection_store(deployment_factory):
         findings = scenario.collect_findings(
             deployment, error, scenario.HARD_LOG_PATTERNS, deferred_window=deferred_window
         )
-        rows = scenario.verdict(TEST_NAME, deployment, plan, observation, findings)
-        failed = any(row.result != "PASS" for row in rows)
-        wall = time.monotonic() - started
-        details = scenario.details(plan, observation, findings)
-        details |= {"timeline": timeline, "startup_seconds": deployment.timings}
-        print_table("Deferrable waits in a real deployment", rows, wall)
-        for seconds, event in timeline:
-            print(f"  {seconds:>6.1f} s  {event}")
-        scenario.print_notable(findings)
-        write_json(TEST_NAME, rows, wall, details)
-
-        assert not failed, "\n".join(f"{row.store}: {row.reason}" for row in rows if row.result != "PASS")
+        scenario.report_run(record, deployment, observation, findings)
         scenario.expect_no_blocked_loop(deployment)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.deployment import scenario
-from tests.deployment.report import print_table, write_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,15 +43,12 @@ def heartbeat_fresh(deployment, index: int) -> bool:
 
 
 def test_triggers_move_to_a_thawed_triggerer_and_back_after_a_kill(deployment_factory):
-    test_name = "failover-sigstop-then-sigkill"
-    started = time.monotonic()
-    plan = scenario.make_plan()
-    timeline: list[tuple[float, str]] = []
+    record = scenario.RunRecord(
+        "failover-sigstop-then-sigkill", "Triggerer failover (SIGSTOP, then SIGKILL)", scenario.make_plan()
+    )
+    plan, mark = record.plan, record.mark
     observation = None
     error = None
-
-    def mark(event: str) -> None:
-        timeline.append((round(time.monotonic() - started, 1), event))
 
     with deployment_factory(env=scenario.FAILOVER_ENV) as deployment:
         watcher = None
@@ -123,18 +119,7 @@ def test_triggers_move_to_a_thawed_triggerer_and_back_after_a_kill(deployment_fa
             and "deferred" in task.history
             and task.triggerer_history != expected_holders
         }
-        rows = scenario.verdict(test_name, deployment, plan, observation, findings, moves)
-        failed = any(row.result != "PASS" for row in rows)
-        wall = time.monotonic() - started
-        details = scenario.details(plan, observation, findings)
-        details |= {"timeline": timeline, "startup_seconds": deployment.timings}
-        print_table("Triggerer failover (SIGSTOP, then SIGKILL)", rows, wall)
-        for seconds, event in timeline:
-            print(f"  {seconds:>6.1f} s  {event}")
-        scenario.print_notable(findings)
-        write_json(test_name, rows, wall, details)
-
-    assert not failed, "\n".join(f"{row.store}: {row.reason}" for row in rows if row.result != "PASS")
+        scenario.report_run(record, deployment, observation, findings, moves)
 
 
 def freeze_until_adopted_then_thaw(

@@ -1,4 +1,4 @@
-"""Shared fixtures of the waiting tests: a task logger whose lines the tests can read."""
+"""Shared fixtures of the waiting tests: a hook on the emulator, its control, and a task logger to read."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from airflow_provider_optjob.testing.control import EmulatorControl
+    from airflow_provider_optjob.testing.emulator import SageMakerEmulator
 
 #: The logger the tests hand to waiting functions as the task's log.
 TASK_LOG = logging.getLogger("tests.waiting")
@@ -38,3 +43,17 @@ def logged() -> Iterator[Lines]:
         yield handler
     finally:
         TASK_LOG.removeHandler(handler)
+
+
+@pytest.fixture
+def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
+    """A hook on the emulator whose client is built already, as a task's is once it created or found its job."""
+    hook = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
+    assert hook.client is not None
+    return hook
+
+
+@pytest.fixture
+def control(optjob_aws_conn: str, sagemaker_emulator: SageMakerEmulator) -> EmulatorControl:
+    """The emulator's control API."""
+    return sagemaker_emulator.control

@@ -9,7 +9,6 @@ import pytest
 
 from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.exceptions import OptimizationJobNotFoundError
-from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.model.api_errors import backoff_cap
 from airflow_provider_optjob.waiting.check import describe_when_visible
 from tests.faults.runs import Waiter, describe_calls, meanwhile
@@ -20,19 +19,6 @@ from tests.waiting.conftest import TASK_LOG, Lines
 #: their own backoff) can run past a deadline.
 SLACK = 15.0
 log = TASK_LOG
-
-
-@pytest.fixture
-def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
-    """A hook whose client is built already, as the create operator's is once it created the job."""
-    hook = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
-    assert hook.client is not None
-    return hook
-
-
-@pytest.fixture
-def control(optjob_aws_conn, sagemaker_emulator):
-    return sagemaker_emulator.control
 
 
 def logged_delays(logged: Lines) -> list[float]:

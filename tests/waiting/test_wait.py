@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_provider_optjob.compat import AirflowException
 from airflow_provider_optjob.exceptions import OptimizationJobWaitTimeoutError
-from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
 from airflow_provider_optjob.model.api_errors import backoff_cap
 from airflow_provider_optjob.model.wait_settings import WaitSettings
 from airflow_provider_optjob.waiting.wait import wait_on_worker
@@ -17,21 +17,12 @@ from tests.faults.runs import describe_calls
 from tests.job_requests import job_config
 from tests.waiting.conftest import TASK_LOG
 
+if TYPE_CHECKING:
+    from airflow_provider_optjob.hooks.optimization_job import SageMakerOptimizationJobHook
+
 #: Generous slack for deadlines on a shared, noisy machine (one Describe call can run past a deadline).
 POLL = 0.1
 log = TASK_LOG
-
-
-@pytest.fixture
-def hook(optjob_aws_conn: str) -> SageMakerOptimizationJobHook:
-    hook = SageMakerOptimizationJobHook(aws_conn_id=optjob_aws_conn)
-    assert hook.client is not None
-    return hook
-
-
-@pytest.fixture
-def control(optjob_aws_conn, sagemaker_emulator):
-    return sagemaker_emulator.control
 
 
 def wait(hook: SageMakerOptimizationJobHook, job_name: str, *, timeout: float = 30, grace: float = 5):
