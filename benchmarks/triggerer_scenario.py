@@ -8,7 +8,8 @@ environment; or ``baseline``), the Airflow connection, the number of triggers an
 process creates the jobs on the emulator (scripted to finish at staggered times), then runs every
 trigger as its own asyncio task in one event loop, the way Airflow's triggerer consumes
 ``BaseTrigger.run()``, and writes raw measurements (event arrival times, event-loop lag samples, RSS
-and CPU time series, the emulator's job timelines and call counts) to ``RESULT.json``.
+and CPU time series, the emulator's job timelines, call counts and TCP connection counts, and for our
+trigger when every trigger had its first look) to ``RESULT.json``.
 All the analysis happens in the orchestrator.
 
 The environment (``AIRFLOW_HOME``, ``AIRFLOW_CONN_*``) is set by the orchestrator before this process
@@ -27,7 +28,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_optjob.testing import EmulatorControl
 
 #: Our trigger, with and without coalesced polling (the orchestrator sets the option in the environment).
 OUR_IMPLEMENTATIONS = ("ours", "ours-per-job")
@@ -93,6 +97,22 @@ def create_jobs(spec: dict[str, Any]) -> tuple[list[str], float]:
     return names, planned_start
 
 
+def emulator_connections(control: EmulatorControl) -> dict[str, float] | None:
+    """
+    Return the TCP connections the emulator's server has ``accepted`` so far and holds ``open``, and the ``time``.
+
+    ``None`` when its server does not count them (werkzeug's, which closes every connection after one request).
+    The request that reads them is one of the accepted connections: :class:`EmulatorControl` opens one per request.
+    """
+    from airflow_provider_optjob.testing import EmulatorControlError
+
+    try:
+        counts = control.connections()
+    except EmulatorControlError:
+        return None
+    return {"time": time.time(), "accepted": counts["accepted"], "open": counts["open"]}
+
+
 def make_trigger(spec: dict[str, Any], job_name: str, end_time: float) -> Any:
     """Build one trigger of the scenario's implementation."""
     if spec["implementation"] in OUR_IMPLEMENTATIONS:
@@ -135,7 +155,59 @@ class Sampler(threading.Thread):
             self.samples.append(self.sample())
 
 
-async def run_triggers(spec: dict[str, Any], names: list[str]) -> dict[str, Any]:
+async def first_looks(
+    count: int, control: EmulatorControl, arrivals: dict[str, float], done: asyncio.Event
+) -> dict[str, Any]:
+    """
+    Find when each of our ``count`` triggers has had its first look at its job, while their job watchers list jobs.
+
+    That is when the loop's watchers hold every trigger (those that already fired have left them), none of them
+    awaits the List that gives a trigger its first look, and the emulator has seen one Describe per watcher: the
+    first trigger on a connection joins a watcher that does not list yet, and describes its job first. Checked
+    every :data:`SAMPLE_SECONDS`; the emulator is asked (in a thread of its own) only once the watchers are done.
+
+    :param count: how many triggers run.
+    :param control: the emulator's control client.
+    :param arrivals: the events received so far, by job name.
+    :param done: set when every trigger has ended.
+    :return: ``done_at`` (epoch seconds; ``None`` if not found, and always when the watchers do not list jobs, as
+        with coalesced polling off), ``coalescing``, ``watchers``, the ``describes_required`` and
+        ``describes_seen`` then, and the emulator ``control_requests`` made (each one TCP connection).
+    """
+    from airflow_provider_optjob.triggers.job_watcher import watchers
+
+    loop = asyncio.get_running_loop()
+    found: dict[str, Any] = {
+        "done_at": None,
+        "coalescing": None,
+        "watchers": 0,
+        "describes_required": None,
+        "describes_seen": None,
+        "control_requests": 0,
+    }
+    with ThreadPoolExecutor(1, thread_name_prefix="bench-first-looks") as pool:
+        while not done.is_set():
+            await asyncio.sleep(SAMPLE_SECONDS)
+            current = watchers()
+            if not current or sum(w.members for w in current) + len(arrivals) < count:
+                continue  # not every trigger has joined yet
+            found["coalescing"] = all(w.coalescing for w in current)
+            found["watchers"] = len(current)
+            if not found["coalescing"]:
+                break  # every trigger describes its job first: the orchestrator counts N Describe calls
+            if any(w.awaiting_first_look for w in current):
+                continue
+            found["control_requests"] += 1
+            calls = await loop.run_in_executor(pool, control.call_counts)
+            found["describes_required"] = len(current)
+            found["describes_seen"] = calls.get("DescribeOptimizationJob", 0)
+            if found["describes_seen"] >= found["describes_required"]:
+                found["done_at"] = time.time()
+                break
+    return found
+
+
+async def run_triggers(spec: dict[str, Any], names: list[str], control: EmulatorControl) -> dict[str, Any]:
     """Run one trigger per job as concurrent tasks; return the raw measurements."""
     end_time = time.time() + spec["lead_seconds"] + spec["window_seconds"] + spec["deadline_margin_seconds"]
     triggers = [make_trigger(spec, name, end_time) for name in names]
@@ -166,6 +238,9 @@ async def run_triggers(spec: dict[str, Any], names: list[str]) -> dict[str, Any]
     await asyncio.sleep(0.2)  # heartbeat settles before the burst
     go = time.time()
     tasks = [asyncio.create_task(run_trigger(name, trigger)) for name, trigger in zip(names, triggers, strict=True)]
+    looks = None
+    if spec["implementation"] in OUR_IMPLEMENTATIONS:
+        looks = asyncio.create_task(first_looks(len(names), control, arrivals, done))
     timeout = spec["lead_seconds"] + spec["window_seconds"] + spec["deadline_margin_seconds"] + 60
     finished, pending = await asyncio.wait(tasks, timeout=timeout)
     last = time.time()
@@ -174,7 +249,9 @@ async def run_triggers(spec: dict[str, Any], names: list[str]) -> dict[str, Any]
     errors = [repr(task.exception())[:300] for task in finished if task.exception() is not None]
     done.set()
     await beat
+    first_look = None if looks is None else await looks
     return {
+        "first_looks": first_look,
         "go": go,
         "last_event": last,
         "arrivals": arrivals,
@@ -226,12 +303,14 @@ def main(argv: list[str]) -> int:
         else:
             gc_pauses.append((time.time(), info["generation"], time.perf_counter() - gc_started[0]))
 
+    connections_before = emulator_connections(control)
     cpu_before = sampler.sample()
     sampler.start()
     gc.callbacks.append(on_gc)
-    measured = asyncio.run(run_triggers(spec, names))
+    measured = asyncio.run(run_triggers(spec, names, control))
     gc.callbacks.remove(on_gc)
     cpu_after = sampler.sample()
+    connections_after = emulator_connections(control)
     sampler.stop_event.set()
     sampler.join()
     gc.collect()
@@ -260,6 +339,8 @@ def main(argv: list[str]) -> int:
         "calls": calls,
         "finishes": finishes,
         "gc_pauses": gc_pauses,
+        "connections_before": connections_before,
+        "connections_after": connections_after,
         **measured,
     }
     result_path.write_text(json.dumps(result))
