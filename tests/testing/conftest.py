@@ -14,11 +14,20 @@ import pytest
 from botocore.config import Config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from airflow_provider_optjob.testing.emulator import SageMakerEmulator
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerRole"
+
+
+@pytest.fixture
+def held_jobs(emulator: SageMakerEmulator) -> Iterator[None]:
+    """Hold every job created during the test (it moves only on request); restore the settings afterwards."""
+    before = emulator.control.configure()
+    emulator.control.configure(hold_jobs=True)
+    yield
+    emulator.control.configure(**before)
 
 
 @pytest.fixture

@@ -10,26 +10,12 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from airflow_provider_optjob.testing import EmulatorControlError
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from airflow_provider_optjob.testing.emulator import SageMakerEmulator
-
-
-@pytest.fixture
-def held_jobs(emulator: SageMakerEmulator) -> Iterator[None]:
-    """Hold every job created during the test (it moves only on request); restore the settings afterwards."""
-    before = emulator.control.configure()
-    emulator.control.configure(hold_jobs=True)
-    yield
-    emulator.control.configure(**before)
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:

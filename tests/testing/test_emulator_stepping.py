@@ -15,8 +15,6 @@ from botocore.exceptions import ClientError
 from airflow_provider_optjob.testing import EmulatorControlError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from airflow_provider_optjob.testing.emulator import SageMakerEmulator
 
 #: Durations a held job must ignore: were it timed, it would have ended after 30 ms.
@@ -30,15 +28,6 @@ def status_of(client: Any, name: str) -> str:
 def job_of(emulator: SageMakerEmulator, name: str) -> dict[str, Any]:
     (job,) = [job for job in emulator.control.jobs() if job["name"] == name]
     return job
-
-
-@pytest.fixture
-def held_by_default(emulator: SageMakerEmulator) -> Iterator[None]:
-    """Hold every job created during the test; restore the emulator's settings afterwards."""
-    before = emulator.control.configure()
-    emulator.control.configure(hold_jobs=True)
-    yield
-    emulator.control.configure(**before)
 
 
 def test_a_held_job_stays_in_starting_however_long_its_plan_says(sm, emulator, job_request):
@@ -166,7 +155,7 @@ def test_advance_to_stopping_is_a_stop(sm, emulator, job_request):
 
 
 def test_hold_jobs_holds_every_new_job_unless_its_script_says_otherwise(
-    sm, emulator, job_request, wait_for_status, held_by_default
+    sm, emulator, job_request, wait_for_status, held_jobs
 ):
     control = emulator.control
     assert control.configure()["hold_jobs"] is True
@@ -183,7 +172,7 @@ def test_hold_jobs_holds_every_new_job_unless_its_script_says_otherwise(
     assert control.configure()["hold_jobs"] is True, "a reset keeps the settings, like the durations"
 
 
-def test_a_held_job_can_still_be_completed_failed_deleted_and_listed(sm, emulator, job_request, held_by_default):
+def test_a_held_job_can_still_be_completed_failed_deleted_and_listed(sm, emulator, job_request, held_jobs):
     control = emulator.control
     for name in ("held-done", "held-broken", "held-waiting"):
         sm.create_optimization_job(**job_request(name))
