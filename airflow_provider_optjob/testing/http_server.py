@@ -114,12 +114,10 @@ class _ResponseWriter(SimpleHandler):
             headers["Connection"] = "close"
 
     def close(self) -> None:
-        """Finish the response; a response of unknown length ends the connection."""
+        """Finish the response, keeping its status and environ (wsgiref clears them) for the request's log."""
         state: Any = self  # set by wsgiref as the response goes out
         self.sent_status = state.status
         self.app_environ = state.environ or self.app_environ
-        if state.headers is None or "Content-Length" not in state.headers:
-            self.request.close_connection = True
         super().close()
 
 
